@@ -1,0 +1,148 @@
+#include "cli/options.h"
+
+#include <charconv>
+
+#include "core/sanitize.h"
+
+namespace authrelay {
+namespace {
+
+Failure UsageError(const std::string& why) {
+  return Failure("4.3.5", "mail system configuration error",
+                 "command line: " + Printable(why, 200) + " (check the argv= of the master.cf entry)");
+}
+
+// Matches "--name=value" or "--name value"; advances i for the second form.
+bool TakeLong(const std::vector<std::string>& args, std::size_t& i, const std::string& name,
+              std::optional<std::string>& out, bool& missing) {
+  const std::string& a = args[i];
+  if (a.rfind(name + "=", 0) == 0) {
+    out = a.substr(name.size() + 1);
+    return true;
+  }
+  if (a == name) {
+    if (i + 1 >= args.size()) {
+      missing = true;
+      return true;
+    }
+    out = args[++i];
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string AddressProblem(const std::string& address) {
+  // RFC 5321 §4.5.3.1.3: a path is at most 256 octets including "<>".
+  if (address.size() > 254) return "address longer than 254 octets";
+  for (unsigned char c : address) {
+    if (c < 0x20 || c == 0x7f) return "control character in address";
+  }
+  return {};
+}
+
+std::string UsageText() {
+  return "usage: authrelay --nexthop=NEXTHOP --sender=SENDER [--queue-id=ID] [--size=N]\n"
+         "                 [-c CONFIG_DIR] [-o name=value]... [-v] -- RECIPIENT...\n"
+         "       authrelay --check [-c DIR] [--json]\n"
+         "       authrelay --lookup NEXTHOP [--sender=ADDR] [--json]\n"
+         "       authrelay --probe NEXTHOP [--sender=ADDR] [--rcpt=ADDR] [--json]\n"
+         "       authrelay --version\n";
+}
+
+Result<Options> ParseOptions(const std::vector<std::string>& args) {
+  Options o;
+  bool saw_mode = false;
+  auto set_mode = [&](Mode m) -> bool {
+    if (saw_mode && o.mode != m) return false;
+    saw_mode = true;
+    o.mode = m;
+    return true;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      o.recipients.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    bool missing = false;
+    std::optional<std::string> v;
+    if (TakeLong(args, i, "--nexthop", v, missing)) {
+      if (missing) return UsageError("--nexthop needs a value");
+      o.nexthop = *v;
+    } else if (TakeLong(args, i, "--sender", v, missing)) {
+      if (missing) return UsageError("--sender needs a value");
+      o.sender = *v;
+    } else if (TakeLong(args, i, "--queue-id", v, missing)) {
+      if (missing) return UsageError("--queue-id needs a value");
+      o.queue_id = *v;
+    } else if (TakeLong(args, i, "--size", v, missing)) {
+      if (missing) return UsageError("--size needs a value");
+      std::uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || p != v->data() + v->size()) {
+        return UsageError("--size is not a number: " + *v);
+      }
+      o.size = n;
+    } else if (TakeLong(args, i, "--rcpt", v, missing)) {
+      if (missing) return UsageError("--rcpt needs a value");
+      o.probe_rcpt = *v;
+    } else if (TakeLong(args, i, "--log-file", v, missing)) {
+      if (missing) return UsageError("--log-file needs a value");
+      o.log_file = *v;
+    } else if (TakeLong(args, i, "--lookup", v, missing)) {
+      if (missing) return UsageError("--lookup needs a next hop");
+      if (!set_mode(Mode::kLookup)) return UsageError("only one of --check, --lookup, --probe, --version");
+      o.target = *v;
+    } else if (TakeLong(args, i, "--probe", v, missing)) {
+      if (missing) return UsageError("--probe needs a next hop");
+      if (!set_mode(Mode::kProbe)) return UsageError("only one of --check, --lookup, --probe, --version");
+      o.target = *v;
+    } else if (a == "--check") {
+      if (!set_mode(Mode::kCheck)) return UsageError("only one of --check, --lookup, --probe, --version");
+    } else if (a == "--version") {
+      if (!set_mode(Mode::kVersion)) return UsageError("only one of --check, --lookup, --probe, --version");
+    } else if (a == "--help" || a == "-h") {
+      set_mode(Mode::kHelp);
+    } else if (a == "--dry-run") {
+      o.dry_run = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--trace") {
+      o.trace = true;
+      o.verbose = std::max(o.verbose, 1);
+    } else if (a == "-v" || a == "--verbose") {
+      ++o.verbose;
+    } else if (a == "-c" || (a.size() > 2 && a.rfind("-c", 0) == 0 && a[2] != '-')) {
+      if (a == "-c") {
+        if (i + 1 >= args.size()) return UsageError("-c needs a directory");
+        o.config_dir = args[++i];
+      } else {
+        o.config_dir = a.substr(2);
+      }
+    } else if (a == "-o" || (a.size() > 2 && a.rfind("-o", 0) == 0)) {
+      std::string nv;
+      if (a == "-o") {
+        if (i + 1 >= args.size()) return UsageError("-o needs name=value");
+        nv = args[++i];
+      } else {
+        nv = a.substr(2);
+      }
+      auto eq = nv.find('=');
+      if (eq == std::string::npos || eq == 0) return UsageError("-o expects name=value, got " + nv);
+      o.overrides.emplace_back(std::string(Trim(nv.substr(0, eq))), std::string(Trim(nv.substr(eq + 1))));
+    } else {
+      return UsageError("unknown argument " + a);
+    }
+  }
+
+  if (o.mode == Mode::kDeliver) {
+    if (!o.nexthop || o.nexthop->empty()) return UsageError("missing --nexthop=${nexthop}");
+    if (!o.sender) return UsageError("missing --sender=${sender}");
+    if (o.recipients.empty()) return UsageError("no recipients after --");
+  }
+  return o;
+}
+
+}  // namespace authrelay

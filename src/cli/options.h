@@ -1,0 +1,51 @@
+// Command-line contract (SPEC §1, §7). Pure: argv in, Options or Failure out.
+//
+// Delivery:  authrelay --nexthop=N --sender=S [--queue-id=Q] [--size=N]
+//                      [-c DIR] [-o name=value]... [-v] -- RCPT...
+// Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
+//            with --sender=, --rcpt=, --json, --dry-run, -v, --trace.
+// Everything after "--" is a recipient, whatever it looks like.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+
+namespace authrelay {
+
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kVersion, kHelp };
+
+struct Options {
+  Mode mode = Mode::kDeliver;
+  std::optional<std::string> config_dir;                         // -c DIR
+  std::vector<std::pair<std::string, std::string>> overrides;    // -o name=value, in order
+  std::optional<std::string> nexthop;                            // --nexthop=
+  std::optional<std::string> sender;                             // --sender= ("" = null sender)
+  std::string queue_id;                                          // --queue-id=
+  std::optional<std::uint64_t> size;                             // --size=
+  std::vector<std::string> recipients;                           // after --
+  std::string target;                                            // NEXTHOP of --lookup/--probe
+  std::string probe_rcpt;                                        // --rcpt=
+  std::string log_file;                                          // --log-file= (tests, debugging)
+  int verbose = 0;                                               // -v (repeatable)
+  bool trace = false;                                            // --trace: redacted transcript
+  bool dry_run = false;                                          // stop before DATA
+  bool json = false;
+};
+
+// args excludes argv[0]. A usage error is a class-4 Failure: a broken
+// master.cf entry must defer mail, never bounce it.
+Result<Options> ParseOptions(const std::vector<std::string>& args);
+
+// Checks an envelope address for bytes that cannot go on an SMTP command
+// line (controls, CR, LF, NUL, over-long). Returns an empty string if fine,
+// else why not.
+std::string AddressProblem(const std::string& address);
+
+std::string UsageText();
+
+}  // namespace authrelay

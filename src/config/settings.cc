@@ -1,0 +1,140 @@
+#include "config/settings.h"
+
+#include <arpa/inet.h>
+
+#include "core/sanitize.h"
+
+namespace authrelay {
+
+Result<Settings> LoadSettings(const MainCf& cf) {
+  Settings s;
+  s.config_dir = cf.Get("config_directory");
+  s.sasl_enable = cf.GetBool("smtp_sasl_auth_enable");
+  s.password_maps = cf.Get("smtp_sasl_password_maps");
+  s.sender_dependent = cf.GetBool("smtp_sender_dependent_authentication");
+  s.recipient_delimiter = cf.Get("recipient_delimiter");
+  std::string level = std::string(Trim(cf.Get("smtp_tls_security_level")));
+  if (!level.empty()) {
+    auto l = ParseTlsLevel(level);
+    if (!l) {
+      return Failure("4.3.5", "mail system configuration error",
+                     "unknown smtp_tls_security_level \"" + Printable(level, 40) +
+                         "\" (use none, may, encrypt, fingerprint, verify or secure)");
+    }
+    s.configured_level = *l;
+  }
+  // Postfix's legacy switches, used only when no level is set.
+  if (cf.GetBool("smtp_enforce_tls")) {
+    s.legacy_set = true;
+    s.legacy_level = cf.GetBool("smtp_tls_enforce_peername") ? TlsLevel::kVerify : TlsLevel::kEncrypt;
+  } else if (cf.GetBool("smtp_use_tls")) {
+    s.legacy_set = true;
+    s.legacy_level = TlsLevel::kMay;
+  }
+  s.wrappermode = cf.GetBool("smtp_tls_wrappermode");
+  s.ca_file = cf.Get("smtp_tls_CAfile");
+  s.ca_path = cf.Get("smtp_tls_CApath");
+  if (cf.IsSet("smtp_tls_protocols")) s.protocols = cf.Get("smtp_tls_protocols");
+  if (cf.IsSet("smtp_tls_mandatory_protocols")) s.mandatory_protocols = cf.Get("smtp_tls_mandatory_protocols");
+  s.servername = cf.Get("smtp_tls_servername");
+  s.cert_file = cf.Get("smtp_tls_cert_file");
+  s.key_file = cf.Get("smtp_tls_key_file");
+  s.verify_cert_match = cf.Get("smtp_tls_verify_cert_match");
+  s.secure_cert_match = cf.Get("smtp_tls_secure_cert_match");
+  s.fingerprint_cert_match = cf.Get("smtp_tls_fingerprint_cert_match");
+  s.fingerprint_digest = cf.Get("smtp_tls_fingerprint_digest");
+  s.inet_protocols = cf.Get("inet_protocols");
+  s.soft_bounce = cf.GetBool("soft_bounce");
+  s.allow_plaintext_auth = cf.GetBool("authrelay_allow_plaintext_auth");
+  s.log_file = cf.Get("authrelay_log_file");
+
+  SessionPolicy& p = s.session;
+  p.helo_name = cf.Get("smtp_helo_name");
+  p.skip_5xx_greeting = cf.GetBool("smtp_skip_5xx_greeting");
+  struct {
+    const char* name;
+    long* out;
+  } times[] = {{"smtp_connect_timeout", &s.connect_timeout}, {"smtp_helo_timeout", &p.helo_timeout},
+               {"smtp_starttls_timeout", &p.starttls_timeout}, {"smtp_mail_timeout", &p.mail_timeout},
+               {"smtp_rcpt_timeout", &p.rcpt_timeout},         {"smtp_data_init_timeout", &p.data_init_timeout},
+               {"smtp_data_xfer_timeout", &p.data_xfer_timeout}, {"smtp_data_done_timeout", &p.data_done_timeout},
+               {"smtp_quit_timeout", &p.quit_timeout}};
+  for (auto& t : times) {
+    auto v = cf.GetTime(t.name);
+    if (!v.ok()) return v.failure();
+    *t.out = std::max(1L, v.value());
+  }
+  auto limit = cf.GetInt("smtp_line_length_limit");
+  if (!limit.ok()) return limit.failure();
+  p.line_length_limit = static_cast<std::size_t>(std::max(0L, limit.value()));
+  p.mechanism_filter = cf.Get("smtp_sasl_mechanism_filter");
+  p.sasl_options_plain = cf.Get("smtp_sasl_security_options");
+  p.sasl_options_tls = cf.Get("smtp_sasl_tls_security_options");
+  p.sasl_options_verified = cf.Get("smtp_sasl_tls_verified_security_options");
+  p.auth_soft_bounce = cf.GetBool("smtp_sasl_auth_soft_bounce");
+  p.allow_plaintext_auth = s.allow_plaintext_auth;
+
+  // Postfix bounces a pipe command that overruns authrelay_time_limit, so we
+  // stop well before it: at 80%, and at least 5 s early.
+  auto time_limit = cf.GetTime("authrelay_time_limit");
+  if (!time_limit.ok()) return time_limit.failure();
+  long t = time_limit.value();
+  s.deadline_seconds = std::max(1L, std::min(t * 8 / 10, t - 5));
+  return s;
+}
+
+bool ImplicitTls(const Settings& s, const NextHop& hop) { return s.wrappermode || hop.port == 465; }
+
+TlsLevel EffectiveTlsLevel(const Settings& s, bool have_credentials, const NextHop& hop, std::string* why) {
+  TlsLevel level;
+  if (s.configured_level) {
+    level = *s.configured_level;
+    if (why) *why = "smtp_tls_security_level";
+  } else if (have_credentials) {
+    level = std::max(TlsLevel::kSecure, s.legacy_level);
+    if (why) *why = "authrelay default for a next hop with credentials";
+  } else if (s.legacy_set) {
+    level = s.legacy_level;
+    if (why) *why = "smtp_use_tls/smtp_enforce_tls";
+  } else {
+    level = TlsLevel::kMay;
+    if (why) *why = "authrelay default";
+  }
+  // Implicit TLS cannot be opportunistic: the connection is TLS or nothing.
+  if (ImplicitTls(s, hop) && level < TlsLevel::kEncrypt) {
+    level = TlsLevel::kEncrypt;
+    if (why) *why += ", raised to encrypt for implicit TLS";
+  }
+  return level;
+}
+
+TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop) {
+  TlsPolicy p;
+  p.level = level;
+  p.ca_file = s.ca_file;
+  p.ca_path = s.ca_path;
+  p.protocols = level >= TlsLevel::kEncrypt ? s.mandatory_protocols : s.protocols;
+  p.cert_file = s.cert_file;
+  p.key_file = s.key_file;
+  p.fingerprint_digest = s.fingerprint_digest.empty() ? "sha256" : s.fingerprint_digest;
+  for (const auto& fp : SplitList(s.fingerprint_cert_match)) {
+    for (const auto& part : SplitList(fp)) p.fingerprints.push_back(part);
+  }
+  const std::string& match = level == TlsLevel::kSecure ? s.secure_cert_match : s.verify_cert_match;
+  for (const std::string& word : SplitList(match)) {
+    std::string w = Lowercase(word);
+    if (w == "hostname" || w == "nexthop") p.match_names.push_back(hop.host);
+    else if (w == "dot-nexthop") p.match_names.push_back("." + hop.host);
+    else p.match_names.push_back(word);
+  }
+  std::string sni = Lowercase(Trim(s.servername));
+  if (sni.empty() || sni == "hostname" || sni == "nexthop") p.server_name = hop.host;
+  else p.server_name = s.servername;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, p.server_name.c_str(), buf) == 1 || inet_pton(AF_INET6, p.server_name.c_str(), buf) == 1) {
+    p.server_name.clear();  // SNI carries host names only (RFC 6066 §3)
+  }
+  return p;
+}
+
+}  // namespace authrelay

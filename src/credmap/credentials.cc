@@ -1,0 +1,68 @@
+#include "credmap/credentials.h"
+
+#include "core/sanitize.h"
+
+namespace authrelay {
+
+std::vector<std::string> CredentialKeys(const CredentialQuery& q) {
+  std::vector<std::string> keys;
+  auto add = [&keys](std::string k) {
+    if (k.empty()) return;
+    for (const auto& existing : keys) {
+      if (Lowercase(existing) == Lowercase(k)) return;
+    }
+    keys.push_back(std::move(k));
+  };
+  if (q.sender_dependent && !q.sender.empty()) {
+    add(q.sender);
+    auto at = q.sender.rfind('@');
+    std::string local = at == std::string::npos ? q.sender : q.sender.substr(0, at);
+    std::string domain = at == std::string::npos ? std::string() : q.sender.substr(at + 1);
+    // mail_addr_find(): strip the extension at the first delimiter character.
+    if (!q.recipient_delimiter.empty()) {
+      auto d = local.find_first_of(q.recipient_delimiter);
+      if (d != std::string::npos && d > 0) {
+        add(local.substr(0, d) + (at == std::string::npos ? "" : "@" + domain));
+      }
+    }
+    if (!domain.empty()) add("@" + domain);
+  }
+  add(q.host);
+  add(q.nexthop);
+  return keys;
+}
+
+Credentials SplitCredentialValue(Secret value) {
+  Credentials c;
+  const std::string& v = value.Reveal();
+  auto colon = v.find(':');
+  if (colon == std::string::npos) {
+    c.username = v;
+  } else {
+    c.username = v.substr(0, colon);
+    c.password = Secret(v.substr(colon + 1));
+  }
+  return c;
+}
+
+Result<std::optional<Credentials>> FindCredentials(TableList& tables, const CredentialQuery& q, LookupTrace* trace) {
+  for (const std::string& key : CredentialKeys(q)) {
+    auto hit = tables.Find(key);
+    if (!hit.ok()) {
+      if (trace) trace->push_back(Printable(key, 200) + ": lookup error");
+      return hit.failure();
+    }
+    if (!hit.value()) {
+      if (trace) trace->push_back(Printable(key, 200) + ": not found");
+      continue;
+    }
+    Credentials c = SplitCredentialValue(std::move(hit.value()->value));
+    c.matched_key = key;
+    c.table = hit.value()->table;
+    if (trace) trace->push_back(Printable(key, 200) + ": found in " + c.table);
+    return std::optional<Credentials>(std::move(c));
+  }
+  return std::optional<Credentials>();
+}
+
+}  // namespace authrelay

@@ -1,0 +1,98 @@
+// hash: and btree: tables: the Berkeley DB files postmap writes.
+#include <db.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/sanitize.h"
+#include "credmap/map.h"
+
+namespace authrelay {
+namespace {
+
+struct DbCloser {
+  void operator()(DB* db) const noexcept { db->close(db, 0); }
+};
+
+class FdLock {
+ public:
+  explicit FdLock(int fd) : fd_(fd) {}
+  ~FdLock() {
+    if (fd_ >= 0) {
+      flock(fd_, LOCK_UN);
+      close(fd_);
+    }
+  }
+  FdLock(const FdLock&) = delete;
+  FdLock& operator=(const FdLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+class DbTable final : public LookupTable {
+ public:
+  DbTable(std::string spec, std::string path, bool btree)
+      : spec_(std::move(spec)), path_(std::move(path)), btree_(btree) {}
+
+  const std::string& spec() const override { return spec_; }
+
+  Result<std::optional<Secret>> Lookup(std::string_view key) override {
+    // Postfix's writer (postmap) rewrites the file in place under an
+    // exclusive flock(); our shared lock spans open and get, so we see the
+    // whole old table or the whole new one.
+    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return TableReadFailure(spec_, "open " + path_ + ": " + std::strerror(errno));
+    FdLock lock(fd);
+    if (flock(fd, LOCK_SH) != 0) return TableReadFailure(spec_, "lock " + path_ + ": " + std::strerror(errno));
+
+    DB* raw = nullptr;
+    if (int rc = db_create(&raw, nullptr, 0); rc != 0) {
+      return TableReadFailure(spec_, std::string("db_create: ") + db_strerror(rc));
+    }
+    std::unique_ptr<DB, DbCloser> db(raw);
+    int rc = db->open(db.get(), nullptr, path_.c_str(), nullptr, btree_ ? DB_BTREE : DB_HASH, DB_RDONLY, 0);
+    if (rc != 0) {
+      return TableReadFailure(spec_, "cannot open " + path_ + " as a " + (btree_ ? "btree" : "hash") +
+                                         " database: " + db_strerror(rc) +
+                                         " (rebuild it with: postmap " + spec_ + ")");
+    }
+    std::string folded = Lowercase(key);
+    // Try with the trailing NUL postmap writes by default, then without
+    // (postmap -n).
+    for (std::size_t len : {folded.size() + 1, folded.size()}) {
+      DBT k{};
+      DBT v{};
+      k.data = folded.data();  // c_str() keeps the NUL at folded.size()
+      k.size = static_cast<u_int32_t>(len);
+      rc = db->get(db.get(), nullptr, &k, &v, 0);
+      if (rc == 0) {
+        const char* p = static_cast<const char*>(v.data);
+        std::size_t n = v.size;
+        if (n > 0 && p[n - 1] == '\0') --n;
+        std::string value(p, strnlen(p, n));
+        return std::optional<Secret>(Secret(std::move(value)));
+      }
+      if (rc != DB_NOTFOUND) {
+        return TableReadFailure(spec_, "read " + path_ + ": " + db_strerror(rc));
+      }
+    }
+    return std::optional<Secret>();
+  }
+
+ private:
+  std::string spec_;
+  std::string path_;
+  bool btree_;
+};
+
+}  // namespace
+
+std::unique_ptr<LookupTable> MakeDbTable(std::string spec, std::string path, bool btree) {
+  return std::make_unique<DbTable>(std::move(spec), std::move(path), btree);
+}
+
+}  // namespace authrelay

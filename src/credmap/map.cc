@@ -1,0 +1,145 @@
+#include "credmap/map.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "config/main_cf.h"
+#include "core/sanitize.h"
+
+namespace authrelay {
+
+std::string TableFilePath(std::string_view type, std::string_view name) {
+  if (type == "hash" || type == "btree") return std::string(name) + ".db";
+  if (type == "lmdb") return std::string(name) + ".lmdb";
+  return std::string(name);
+}
+
+Failure TableReadFailure(std::string_view spec, const std::string& detail) {
+  // The status line may reach a bounce: name the table type and file name,
+  // not the directory.
+  std::string shown(spec);
+  auto colon = shown.find(':');
+  auto slash = shown.rfind('/');
+  if (colon != std::string::npos && slash != std::string::npos && slash > colon) {
+    shown = shown.substr(0, colon + 1) + shown.substr(slash + 1);
+  }
+  return Failure("4.3.0", "local data error: cannot read lookup table " + Printable(shown, 80), detail);
+}
+
+Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<std::string>* warnings) {
+  auto colon = spec.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Failure("4.3.5", "mail system configuration error",
+                   "lookup table \"" + Printable(spec, 100) + "\" has no type: use type:name, e.g. hash:/etc/postfix/sasl_passwd");
+  }
+  std::string type(spec.substr(0, colon));
+  std::string name(spec.substr(colon + 1));
+  static const std::set<std::string> kSupported = {"hash", "btree", "lmdb", "texthash"};
+  if (!kSupported.count(type)) {
+    return Failure("4.3.5", "mail system configuration error: unsupported lookup table type " + Printable(type, 40),
+                   "lookup table " + Printable(spec, 200) + ": type \"" + type +
+                       "\" is not supported by authrelay; use hash:, btree:, lmdb: or texthash:");
+  }
+  if (name.empty() || name[0] != '/') {
+    return Failure("4.3.5", "mail system configuration error",
+                   "lookup table " + Printable(spec, 200) + ": use an absolute path");
+  }
+  std::string path = TableFilePath(type, name);
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) {
+    int err = errno;
+    std::string fix = err == ENOENT ? (type == "texthash" ? " (create it)" : " (run: postmap " + std::string(spec) + ")")
+                      : err == EACCES ? " (make it and its directory readable by this user, e.g. chgrp the pipe user's group and chmod 640)"
+                                      : "";
+    return TableReadFailure(spec, "cannot open " + path + ": " + std::strerror(err) + fix);
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return TableReadFailure(spec, "refusing " + path + ": it is group- or world-writable (chmod go-w " + path + ")");
+  }
+  if (warnings) {
+    if (st.st_mode & S_IROTH) {
+      warnings->push_back("lookup table " + path + " is world-readable and may hold passwords (chmod o-r " + path + ")");
+    }
+    if (type != "texthash") {
+      struct stat src{};
+      if (stat(name.c_str(), &src) == 0 && src.st_mtime > st.st_mtime + 100) {
+        warnings->push_back("database " + path + " is older than source file " + name + " (run: postmap " +
+                            std::string(spec) + ")");
+      }
+    }
+  }
+  std::string spec_s(spec);
+  if (type == "hash" || type == "btree") return MakeDbTable(spec_s, path, type == "btree");
+  if (type == "lmdb") return MakeLmdbTable(spec_s, path);
+  return MakeTexthashTable(spec_s, path);
+}
+
+Result<TableList> TableList::Open(std::string_view parameter_name, std::string_view value,
+                                  std::vector<std::string>* warnings) {
+  TableList list;
+  list.parameter_ = std::string(parameter_name);
+  for (const std::string& spec : SplitList(value)) {
+    auto t = OpenTable(spec, warnings);
+    if (!t.ok()) return t.failure();
+    list.tables_.push_back(std::move(t).value());
+  }
+  return list;
+}
+
+Result<std::optional<TableList::Hit>> TableList::Find(std::string_view key) {
+  for (auto& t : tables_) {
+    auto r = t->Lookup(key);
+    if (!r.ok()) return r.failure();
+    if (r.value()) {
+      if (r.value()->empty()) {
+        return Failure("4.3.5", "mail system configuration error",
+                       parameter_ + ": lookup of \"" + Printable(key, 100) + "\" in " + t->spec() +
+                           " returns an empty string result (give it a value or remove the entry)");
+      }
+      return std::optional<Hit>(Hit{std::move(*r.value()), t->spec()});
+    }
+  }
+  return std::optional<Hit>();
+}
+
+std::vector<std::pair<std::string, std::string>> ParsePostmapSource(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::set<std::string> seen;
+  std::vector<std::string> logical_lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == text.npos ? text.npos : nl - pos);
+    pos = nl == text.npos ? text.size() : nl + 1;
+    std::string_view t = Trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if ((line[0] == ' ' || line[0] == '\t') && !logical_lines.empty()) {
+      logical_lines.back() += ' ';
+      logical_lines.back() += t;
+    } else {
+      logical_lines.emplace_back(t);
+    }
+  }
+  for (const std::string& l : logical_lines) {
+    std::string key;
+    std::size_t i = 0;
+    if (l[0] == '"') {  // "quoted key" (Postfix 3.2+), stored in quoted form
+      std::size_t end = 1;
+      while (end < l.size() && l[end] != '"') end += (l[end] == '\\') ? 2 : 1;
+      i = std::min(end + 1, l.size());
+      key = l.substr(0, i);
+    } else {
+      while (i < l.size() && l[i] != ' ' && l[i] != '\t') ++i;
+      key = l.substr(0, i);
+    }
+    std::string value(Trim(std::string_view(l).substr(i)));
+    key = Lowercase(key);
+    if (seen.insert(key).second) entries.emplace_back(key, value);
+  }
+  return entries;
+}
+
+}  // namespace authrelay

@@ -1,0 +1,75 @@
+// Read-only Postfix lookup tables ("type:name"), read exactly as Postfix
+// reads the files postmap writes (POSTFIX-FACTS §3):
+//   hash:/p, btree:/p  Berkeley DB file /p.db, flock(LOCK_SH) around access
+//   lmdb:/p            LMDB file /p.lmdb, NOSUBDIR|NOLOCK|RDONLY, fcntl read lock
+//   texthash:/p        the source file /p itself, parsed like postmap
+// Keys are lowercased (postmap's default fold) and tried with, then
+// without, a trailing NUL. Every lookup opens the file afresh under the
+// shared lock, so a postmap rebuild (which takes the exclusive lock) is seen
+// either wholly before or wholly after, never half-written.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/secret.h"
+
+namespace authrelay {
+
+class LookupTable {
+ public:
+  virtual ~LookupTable() = default;
+  // nullopt = no such key. A Failure (4.3.0) = the table could not be read:
+  // callers must defer, never treat that as "not found".
+  virtual Result<std::optional<Secret>> Lookup(std::string_view key) = 0;
+  // "hash:/etc/postfix/sasl_passwd", for logs.
+  virtual const std::string& spec() const = 0;
+};
+
+// Where the data lives for a "type:name" spec, e.g. "/etc/postfix/x.db".
+std::string TableFilePath(std::string_view type, std::string_view name);
+
+// Opens one table. Checks existence and permissions now (so --check can
+// report them); warnings (world-readable, older than source) are appended.
+// Unsupported types defer with a message naming the type.
+Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<std::string>* warnings);
+
+// Several tables in one parameter value, asked in order for each key.
+class TableList {
+ public:
+  static Result<TableList> Open(std::string_view parameter_name, std::string_view value,
+                                std::vector<std::string>* warnings);
+  bool empty() const { return tables_.empty(); }
+  // First table with the key wins, as Postfix's maps_find(). A found empty
+  // value is a configuration error (Postfix: "lookup of X returns an empty
+  // string result").
+  struct Hit {
+    Secret value;
+    std::string table;
+  };
+  Result<std::optional<Hit>> Find(std::string_view key);
+  const std::string& parameter() const { return parameter_; }
+
+ private:
+  std::string parameter_;
+  std::vector<std::unique_ptr<LookupTable>> tables_;
+};
+
+// Factories for each backend (map.cc dispatches to them).
+std::unique_ptr<LookupTable> MakeDbTable(std::string spec, std::string path, bool btree);
+std::unique_ptr<LookupTable> MakeLmdbTable(std::string spec, std::string path);
+std::unique_ptr<LookupTable> MakeTexthashTable(std::string spec, std::string path);
+
+// The public, path-free text for a failed table read.
+Failure TableReadFailure(std::string_view spec, const std::string& detail);
+
+// Parses postmap source text (key whitespace value; '#' comments; leading
+// whitespace continues a line; "quoted keys"). First duplicate wins. Keys
+// are lowercased. Exposed for texthash and for tests.
+std::vector<std::pair<std::string, std::string>> ParsePostmapSource(std::string_view text);
+
+}  // namespace authrelay

@@ -1,0 +1,44 @@
+// texthash: the postmap source file read directly (no .db needed).
+#include <fstream>
+#include <sstream>
+
+#include "credmap/map.h"
+
+namespace authrelay {
+namespace {
+
+class TexthashTable final : public LookupTable {
+ public:
+  TexthashTable(std::string spec, std::string path) : spec_(std::move(spec)), path_(std::move(path)) {}
+  const std::string& spec() const override { return spec_; }
+
+  Result<std::optional<Secret>> Lookup(std::string_view key) override {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return TableReadFailure(spec_, "cannot open " + path_);
+    std::ostringstream text;
+    text << in.rdbuf();
+    Secret contents(text.str());
+    std::string folded;
+    folded.reserve(key.size());
+    for (char c : key) folded.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+    auto entries = ParsePostmapSource(contents.Reveal());
+    std::optional<Secret> found;
+    for (auto& [k, v] : entries) {
+      if (!found && k == folded) found = Secret(v);
+      Secret wipe(std::move(v));
+    }
+    return found;
+  }
+
+ private:
+  std::string spec_;
+  std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<LookupTable> MakeTexthashTable(std::string spec, std::string path) {
+  return std::make_unique<TexthashTable>(std::move(spec), std::move(path));
+}
+
+}  // namespace authrelay

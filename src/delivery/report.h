@@ -1,0 +1,25 @@
+// The one line and exit code Postfix's pipe(8) reads (SPEC §1,
+// POSTFIX-FACTS §1.6-1.7): "D.S.N text" and 75 (defer) or 69 (bounce);
+// exit 0 with the server's reply on success.
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+
+namespace authrelay {
+
+struct Report {
+  std::string line;  // without newline; main prints it + '\n'
+  int exit_code = 75;
+};
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitBounce = 69;    // EX_UNAVAILABLE
+inline constexpr int kExitTempFail = 75;  // EX_TEMPFAIL
+
+// soft_bounce (Postfix's global switch) turns every bounce into a deferral.
+Report FailureReport(const Failure& failure, bool soft_bounce = false);
+Report SuccessReport(const std::string& server_reply);
+
+}  // namespace authrelay

@@ -1,0 +1,37 @@
+// Logging through Boost.Log. Delivery mode: syslog (facility mail, ident
+// authrelay, with the pid) by default, or a file (authrelay_log_file, used
+// by tests). stdout/stderr are never a log sink in delivery mode: they are
+// Postfix's bounce text.
+//
+// Lines follow smtp(8)'s words and are prefixed with the queue id. No
+// caller may pass a secret: passwords and AUTH payloads never reach here
+// (the session redacts transcripts before logging them).
+#pragma once
+
+#include <string>
+
+namespace authrelay::log {
+
+enum class Level { kDebug, kInfo, kWarning, kError };
+
+struct Options {
+  std::string file;        // "" = syslog
+  bool to_stderr = false;  // ops modes with -v: mirror to stderr
+  int verbose = 0;         // > 0 enables debug lines
+  std::string ident = "authrelay";
+};
+
+void Init(const Options& options);
+// Prefix for every following line, normally "QUEUEID: ".
+void SetQueueId(const std::string& queue_id);
+bool DebugEnabled();
+void Write(Level level, const std::string& text);
+
+inline void Debug(const std::string& t) {
+  if (DebugEnabled()) Write(Level::kDebug, t);
+}
+inline void Info(const std::string& t) { Write(Level::kInfo, t); }
+inline void Warning(const std::string& t) { Write(Level::kWarning, "warning: " + t); }
+inline void Error(const std::string& t) { Write(Level::kError, "error: " + t); }
+
+}  // namespace authrelay::log

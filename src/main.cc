@@ -1,0 +1,43 @@
+// authrelay: a Postfix pipe(8) transport that relays mail over verified
+// TLS with SASL authentication. main() hardens the process, parses argv,
+// runs the delivery or ops command, and prints the one status line.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/options.h"
+#include "core/process.h"
+#include "delivery/delivery.h"
+#include "sasl/sasl_client.h"
+
+int main(int argc, char** argv) {
+  authrelay::HardenProcess();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  authrelay::Report report;
+  try {
+    auto options = authrelay::ParseOptions(args);
+    if (!options.ok()) {
+      report = authrelay::FailureReport(options.failure());
+      std::fprintf(stdout, "%s\n", report.line.c_str());
+      if (!options.failure().detail().empty() && isatty(STDERR_FILENO)) {
+        std::fprintf(stderr, "%s\n%s", options.failure().detail().c_str(), authrelay::UsageText().c_str());
+      }
+      return report.exit_code;
+    }
+    if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
+    authrelay::SaslLibrary sasl;
+    authrelay::FdMessageSource message(STDIN_FILENO);
+    report = authrelay::Deliver(options.value(), message);
+  } catch (const std::exception&) {
+    // Our bug must defer the mail, never bounce it.
+    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail};
+  } catch (...) {
+    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail};
+  }
+  std::fprintf(stdout, "%s\n", report.line.c_str());
+  std::fflush(stdout);
+  return report.exit_code;
+}

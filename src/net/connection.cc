@@ -1,0 +1,291 @@
+#include "net/connection.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/sanitize.h"
+
+namespace authrelay {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t port,
+                                          const std::string& inet_protocols) {
+  std::string protos = Lowercase(inet_protocols);
+  bool v4 = protos.find("ipv4") != std::string::npos || protos.find("all") != std::string::npos;
+  bool v6 = protos.find("ipv6") != std::string::npos || protos.find("all") != std::string::npos;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = v4 && !v6 ? AF_INET : (v6 && !v4 ? AF_INET6 : AF_UNSPEC);
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* res = nullptr;
+  std::string port_s = std::to_string(port);
+  int rc = getaddrinfo(host.c_str(), port_s.c_str(), &hints, &res);
+  if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
+    hints.ai_flags = 0;  // loopback-only hosts (tests, namespaces) have no "configured" address
+    rc = getaddrinfo(host.c_str(), port_s.c_str(), &hints, &res);
+  }
+  if (rc != 0) {
+    bool permanent = rc == EAI_NONAME;
+    return Failure(permanent ? "4.4.4" : "4.4.3",
+                   "Host or domain name not found. Name service error for name=" + Printable(host, 200) +
+                       " type=A: " + (permanent ? "Host not found" : "Host not found, try again"),
+                   std::string("getaddrinfo: ") + gai_strerror(rc));
+  }
+  std::vector<Endpoint> out;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    Endpoint ep;
+    ep.host = host;
+    ep.port = port;
+    std::memcpy(&ep.sa, ai->ai_addr, ai->ai_addrlen);
+    ep.sa_len = ai->ai_addrlen;
+    char buf[INET6_ADDRSTRLEN] = "";
+    const void* addr = ai->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+                                                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+    inet_ntop(ai->ai_family, addr, buf, sizeof buf);
+    ep.address = buf;
+    bool dup = false;
+    for (const auto& e : out) dup = dup || e.address == ep.address;
+    if (!dup) out.push_back(std::move(ep));
+  }
+  freeaddrinfo(res);
+  if (out.empty()) {
+    return Failure("4.4.4", "Host or domain name not found. Name service error for name=" + Printable(host, 200) +
+                                " type=A: Host not found");
+  }
+  return out;
+}
+
+Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline) {
+  auto fail = [&](const std::string& why) {
+    return Failure("4.4.1", "connect to " + ep.Name() + ": " + why);
+  };
+  UniqueFd fd(socket(ep.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return fail(std::strerror(errno));
+  int one = 1;
+  // Commands are small and each waits for a reply: Nagle would only add
+  // delayed-ACK stalls.
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&ep.sa), ep.sa_len) != 0) {
+    if (errno != EINPROGRESS) return fail(std::strerror(errno));
+    pollfd p{fd.get(), POLLOUT, 0};
+    int rc;
+    do {
+      rc = poll(&p, 1, deadline.RemainingMs());
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) return fail("Connection timed out");
+    if (rc < 0) return fail(std::strerror(errno));
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return fail(std::strerror(err));
+  }
+  return fd;
+}
+
+Connection::Connection(UniqueFd fd, TlsClient* tls) : fd_(std::move(fd)), tls_client_(tls) {}
+
+Connection::~Connection() {
+  if (ssl_) {
+    // Best effort close_notify; never block on it.
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+  }
+}
+
+IoStatus Connection::WaitFor(short events, Deadline deadline) {
+  pollfd p{fd_.get(), events, 0};
+  for (;;) {
+    int rc = poll(&p, 1, deadline.RemainingMs());
+    if (rc > 0) return IoStatus::kOk;
+    if (rc == 0) {
+      error_ = "timed out";
+      return IoStatus::kTimeout;
+    }
+    if (errno != EINTR) {
+      error_ = std::strerror(errno);
+      return IoStatus::kError;
+    }
+  }
+}
+
+IoStatus Connection::Fill(Deadline deadline) {
+  if (pos_ > 0 && pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  }
+  char tmp[16384];
+  for (;;) {
+    if (ssl_) {
+      ERR_clear_error();
+      int n = SSL_read(ssl_.get(), tmp, sizeof tmp);
+      if (n > 0) {
+        buf_.append(tmp, static_cast<std::size_t>(n));
+        return IoStatus::kOk;
+      }
+      int err = SSL_get_error(ssl_.get(), n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        IoStatus s = WaitFor(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+        if (s != IoStatus::kOk) return s;
+        continue;
+      }
+      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+        error_ = "connection closed";
+        return IoStatus::kEof;
+      }
+      error_ = "TLS read error: " + OpenSslErrors();
+      return IoStatus::kError;
+    }
+    ssize_t n = recv(fd_.get(), tmp, sizeof tmp, 0);
+    if (n > 0) {
+      buf_.append(tmp, static_cast<std::size_t>(n));
+      return IoStatus::kOk;
+    }
+    if (n == 0) {
+      error_ = "connection closed";
+      return IoStatus::kEof;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      IoStatus s = WaitFor(POLLIN, deadline);
+      if (s != IoStatus::kOk) return s;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    error_ = std::strerror(errno);
+    return errno == ECONNRESET ? IoStatus::kEof : IoStatus::kError;
+  }
+}
+
+IoStatus Connection::ReadLine(std::string& line, std::size_t max_len, Deadline deadline) {
+  line.clear();
+  bool truncated = false;
+  for (;;) {
+    while (pos_ < buf_.size()) {
+      char c = buf_[pos_++];
+      if (c == '\n') {
+        if (!line.empty() && line.back() == '\r' && !truncated) line.pop_back();
+        return IoStatus::kOk;
+      }
+      if (line.size() < max_len) {
+        line.push_back(c);
+      } else {
+        truncated = true;  // keep reading to the end of the line, storing nothing
+      }
+    }
+    IoStatus s = Fill(deadline);
+    if (s != IoStatus::kOk) return s;
+  }
+}
+
+IoStatus Connection::Write(std::string_view data, Deadline deadline) {
+  while (!data.empty()) {
+    if (ssl_) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30)));
+      if (n > 0) {
+        data.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      int err = SSL_get_error(ssl_.get(), n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        IoStatus s = WaitFor(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+        if (s != IoStatus::kOk) return s;
+        continue;
+      }
+      error_ = "TLS write error: " + OpenSslErrors();
+      return (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) ? IoStatus::kEof : IoStatus::kError;
+    }
+    ssize_t n = send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      IoStatus s = WaitFor(POLLOUT, deadline);
+      if (s != IoStatus::kOk) return s;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    error_ = std::strerror(errno);
+    return (errno == EPIPE || errno == ECONNRESET) ? IoStatus::kEof : IoStatus::kError;
+  }
+  return IoStatus::kOk;
+}
+
+bool Connection::HasBufferedInput() {
+  if (pos_ < buf_.size()) return true;
+  if (ssl_ && SSL_pending(ssl_.get()) > 0) return true;
+  if (!ssl_) {
+    // Bytes the kernel holds that we have not read count too: the server
+    // (or an attacker in the path) sent them before we started TLS.
+    char c;
+    return recv(fd_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+  return false;
+}
+
+TlsFailure Connection::StartTls(Deadline deadline) {
+  if (!tls_client_) {
+    error_ = "no TLS configuration";
+    return TlsFailure::kHandshake;
+  }
+  auto ssl = tls_client_->NewSsl();
+  if (!ssl.ok()) {
+    error_ = ssl.failure().text() + (ssl.failure().detail().empty() ? "" : ": " + ssl.failure().detail());
+    return TlsFailure::kHandshake;
+  }
+  ssl_ = std::move(ssl).value();
+  buf_.clear();
+  pos_ = 0;
+  SSL_set_fd(ssl_.get(), fd_.get());
+  for (;;) {
+    ERR_clear_error();
+    int rc = SSL_connect(ssl_.get());
+    if (rc == 1) break;
+    int err = SSL_get_error(ssl_.get(), rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      IoStatus s = WaitFor(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+      if (s == IoStatus::kTimeout) {
+        ssl_.reset();
+        return TlsFailure::kTimeout;
+      }
+      if (s != IoStatus::kOk) {
+        ssl_.reset();
+        return TlsFailure::kHandshake;
+      }
+      continue;
+    }
+    std::string why = OpenSslErrors();
+    error_ = why.empty() ? (err == SSL_ERROR_SYSCALL ? "connection closed during handshake" : "handshake failure") : why;
+    ssl_.reset();
+    return TlsFailure::kHandshake;
+  }
+  tls_info_ = std::make_unique<TlsInfo>();
+  tls_client_->CheckPeer(ssl_.get(), tls_info_.get());
+  if (TlsVerifies(tls_client_->policy().level) && !tls_info_->verified) {
+    error_ = tls_info_->verify_error;
+    return TlsFailure::kNotVerified;
+  }
+  return TlsFailure::kNone;
+}
+
+}  // namespace authrelay

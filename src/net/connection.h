@@ -1,0 +1,87 @@
+// TCP connections with deadlines, and the Transport over them (plain, then
+// optionally TLS through OpenSSL on the same non-blocking socket).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/deadline.h"
+#include "core/result.h"
+#include "net/transport.h"
+#include "tls/tls_client.h"
+
+namespace authrelay {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Endpoint {
+  std::string host;     // as named by the next hop or MX
+  std::string address;  // numeric, "127.0.0.1" or "::1"
+  std::uint16_t port = 25;
+  sockaddr_storage sa{};
+  socklen_t sa_len = 0;
+  // smtp(8)'s "host[addr]:port".
+  std::string Name() const { return host + "[" + address + "]:" + std::to_string(port); }
+  std::string HostAddr() const { return host + "[" + address + "]"; }
+};
+
+// getaddrinfo() for host:port; inet_protocols is "all", "ipv4", "ipv6" or
+// "ipv4, ipv6". Failure 4.4.3 (temporary) or 5.4.4-as-4.3.5 is decided by
+// the caller; here: Failure with dsn 4.4.3 and Postfix's wording.
+Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t port,
+                                          const std::string& inet_protocols);
+
+// Non-blocking connect bounded by deadline. Failure 4.4.1 "connect to
+// H[A]:port: reason".
+Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline);
+
+// Transport over a connected socket. tls may be null (no TLS possible).
+class Connection final : public Transport {
+ public:
+  Connection(UniqueFd fd, TlsClient* tls);
+  ~Connection() override;
+  IoStatus ReadLine(std::string& line, std::size_t max_len, Deadline deadline) override;
+  IoStatus Write(std::string_view data, Deadline deadline) override;
+  bool HasBufferedInput() override;
+  TlsFailure StartTls(Deadline deadline) override;
+  const TlsInfo* tls() const override { return tls_info_ ? tls_info_.get() : nullptr; }
+  const std::string& last_error() const override { return error_; }
+
+ private:
+  // Fills buf_ with at least one more byte. kOk, kEof, kTimeout, kError.
+  IoStatus Fill(Deadline deadline);
+  IoStatus WaitFor(short events, Deadline deadline);
+
+  UniqueFd fd_;
+  TlsClient* tls_client_;
+  SslPtr ssl_;
+  std::unique_ptr<TlsInfo> tls_info_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  std::string error_;
+};
+
+}  // namespace authrelay

@@ -1,0 +1,418 @@
+#include "smtp/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/base64.h"
+#include "core/sanitize.h"
+#include "log/log.h"
+#include "smtp/data_encoder.h"
+
+namespace authrelay {
+namespace {
+
+// smtp(8)'s stage names, used in "lost connection with H[A] while ...".
+constexpr const char* kGreeting = "receiving the initial server greeting";
+constexpr const char* kEhlo = "performing the EHLO handshake";
+constexpr const char* kHelo = "performing the HELO handshake";
+constexpr const char* kStartTls = "receiving the STARTTLS response";
+constexpr const char* kAuth = "performing the AUTH handshake";
+constexpr const char* kMail = "sending MAIL FROM";
+constexpr const char* kRcpt = "sending RCPT TO";
+constexpr const char* kData = "sending DATA command";
+constexpr const char* kBody = "sending message body";
+constexpr const char* kDot = "sending end of data -- message may be sent more than once";
+constexpr const char* kQuit = "sending QUIT";
+
+bool NonAscii(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// Replaces the class digit of a D.S.N.
+std::string WithClass(const std::string& dsn, char cls) {
+  std::string d = dsn;
+  if (!d.empty()) d[0] = cls;
+  return d;
+}
+
+}  // namespace
+
+Session::Session(Transport& transport, std::string server_name, std::uint16_t port, const SessionPolicy& policy)
+    : transport_(transport), server_(std::move(server_name)), port_(port), policy_(policy) {}
+
+Deadline Session::Stage(long seconds, Deadline overall) const {
+  return Deadline::After(std::chrono::seconds(seconds)).Min(overall);
+}
+
+Failure Session::IoFailure(IoStatus s, const char* stage) const {
+  std::string why = transport_.last_error();
+  if (s == IoStatus::kTimeout) {
+    return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage);
+  }
+  return Failure("4.4.2", "lost connection with " + server_ + " while " + stage, why);
+}
+
+Failure Session::Said(const Reply& reply, const char* in_reply_to) const {
+  return Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")");
+}
+
+std::optional<Failure> Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
+  if (policy_.trace) {
+    if (secret) log::Info("> " + server_ + ": <client SASL response redacted, " + std::to_string(line.size()) + " bytes>");
+    else log::Info("> " + server_ + ": " + Printable(line, 300));
+  }
+  IoStatus s = transport_.Write(line + "\r\n", d);
+  if (s != IoStatus::kOk) return IoFailure(s, stage);
+  return std::nullopt;
+}
+
+std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d) {
+  ReplyParser parser;
+  std::string line;
+  for (;;) {
+    IoStatus s = transport_.ReadLine(line, policy_.reply_line_limit, d);
+    if (s != IoStatus::kOk) return IoFailure(s, stage);
+    ReplyParser::State st = parser.Feed(line);
+    if (st == ReplyParser::State::kMore) continue;
+    if (st == ReplyParser::State::kError) {
+      // Garbage from the server: we cannot tell what it accepted, so defer.
+      return Failure("4.5.0", "host " + server_ + " sent a malformed reply while " + stage + ": " + parser.error());
+    }
+    reply = parser.Take();
+    if (policy_.trace) {
+      for (const auto& l : reply.lines) log::Info("< " + server_ + ": " + l);
+    }
+    return std::nullopt;
+  }
+}
+
+std::optional<Failure> Session::TlsHandshake(Deadline overall) {
+  TlsFailure f = transport_.StartTls(Stage(policy_.starttls_timeout, overall));
+  if (f == TlsFailure::kTimeout) {
+    return Failure("4.4.2", "conversation with " + server_ + " timed out while performing the TLS handshake");
+  }
+  if (f == TlsFailure::kHandshake) {
+    log::Warning("TLS handshake with " + server_ + ":" + std::to_string(port_) + " failed: " + transport_.last_error());
+    return Failure("4.7.5", "Cannot start TLS: handshake failure", transport_.last_error());
+  }
+  const TlsInfo* info = transport_.tls();
+  if (f == TlsFailure::kNotVerified) {
+    log::Warning("server certificate verification failed for " + server_ + ":" + std::to_string(port_) + ": " +
+                 (info ? Printable(info->verify_error, 200) + ", certificate subject CN=" + info->peer_subject : "") +
+                 " (check the next hop name, smtp_tls_CAfile and smtp_tls_security_level)");
+    return Failure("4.7.5", "Server certificate not verified");
+  }
+  if (info) {
+    const char* kind = info->verified ? "Verified" : (info->trusted ? "Trusted" : "Untrusted");
+    log::Info(std::string(kind) + " TLS connection established to " + server_ + ":" + std::to_string(port_) + ": " +
+              info->protocol + " with cipher " + info->cipher + " (" + std::to_string(info->bits) + "/" +
+              std::to_string(info->bits) + " bits)");
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> Session::Ehlo(Deadline overall, AttemptResult& result) {
+  Deadline d = Stage(policy_.helo_timeout, overall);
+  if (auto f = Send("EHLO " + policy_.helo_name, kEhlo, d)) return f;
+  Reply r;
+  if (auto f = Receive(r, kEhlo, d)) return f;
+  if (r.cls() == 2) {
+    caps_ = ParseEhlo(r);
+    result.capabilities = caps_;
+    return std::nullopt;
+  }
+  if (r.code == 421) {
+    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text());
+  }
+  // RFC 5321 §3.2: fall back to HELO.
+  if (auto f = Send("HELO " + policy_.helo_name, kHelo, d)) return f;
+  if (auto f = Receive(r, kHelo, d)) return f;
+  if (r.cls() != 2) {
+    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text());
+  }
+  caps_ = Capabilities();
+  helo_only_ = true;
+  result.capabilities = caps_;
+  return std::nullopt;
+}
+
+std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& result) {
+  const Credentials& cred = *policy_.credentials;
+  const TlsInfo* tls = transport_.tls();
+  result.offered_mechanisms = caps_.auth_mechanisms;
+  if (!tls && !policy_.allow_plaintext_auth) {
+    log::Warning("not sending credentials to " + server_ + ":" + std::to_string(port_) +
+                 " over an unencrypted connection (set smtp_tls_security_level = secure, or "
+                 "authrelay_allow_plaintext_auth = yes if you really mean it)");
+    return Failure("4.7.4", "TLS is required for SASL authentication, but the connection to " + server_ +
+                                " is not encrypted");
+  }
+  const char* parameter = !tls ? "smtp_sasl_security_options"
+                          : tls->verified ? "smtp_sasl_tls_verified_security_options"
+                                          : "smtp_sasl_tls_security_options";
+  const std::string& options = !tls ? policy_.sasl_options_plain
+                               : tls->verified ? policy_.sasl_options_verified
+                                               : policy_.sasl_options_tls;
+  auto flags = ParseSaslSecurityOptions(parameter, options);
+  if (!flags.ok()) return flags.failure();
+
+  std::vector<std::string> dropped;
+  std::vector<std::string> mechs = FilterMechanisms(caps_.auth_mechanisms, policy_.mechanism_filter, &dropped);
+  std::string offered;
+  for (const auto& m : caps_.auth_mechanisms) offered += (offered.empty() ? "" : " ") + m;
+  if (mechs.empty()) {
+    log::Warning(server_ + " offered no supported AUTH mechanisms: '" + offered +
+                 "' (smtp_sasl_mechanism_filter = " + Printable(policy_.mechanism_filter, 100) + ")");
+    return Failure("4.7.0", "SASL authentication failed: server " + server_ +
+                                " offered no compatible authentication mechanisms for this type of connection security");
+  }
+  auto client = policy_.sasl_factory(flags.value());
+  if (!client.ok()) return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ +
+                                                ": " + client.failure().text(), client.failure().detail());
+  auto start = client.value()->Start(mechs);
+  if (!start.ok()) {
+    std::string allowed;
+    for (const auto& m : mechs) allowed += (allowed.empty() ? "" : " ") + m;
+    std::string why;
+    for (const auto& d : dropped) why += "; " + d;
+    log::Warning("SASL: server " + server_ + " offered '" + offered + "', the mechanism filter allowed '" + allowed +
+                 "', and none of those is usable with " + parameter + " = " + Printable(options, 100) +
+                 " and the installed Cyrus SASL client plugins" + why + " (" + start.failure().detail() +
+                 "; e.g. PLAIN and LOGIN need " + parameter + " without noplaintext)");
+    return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
+                                start.failure().text());
+  }
+  result.chosen_mechanism = start.value().mechanism;
+  Deadline d = Stage(policy_.helo_timeout, overall);
+  std::string command = "AUTH " + start.value().mechanism;
+  bool sent_inline = false;
+  if (start.value().response) {
+    std::string b64 = start.value().response->empty() ? "=" : Base64Encode(*start.value().response);
+    // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
+    if (command.size() + b64.size() + 3 <= 512) {
+      command += " " + b64;
+      sent_inline = true;
+    }
+    Secret wipe(std::move(b64));
+  }
+  if (policy_.trace) {
+    log::Info("> " + server_ + ": AUTH " + start.value().mechanism + (sent_inline ? " <initial response redacted>" : ""));
+  }
+  {
+    Secret line(command + "\r\n");
+    OPENSSL_cleanse(command.data(), command.size());
+    IoStatus s = transport_.Write(line.Reveal(), d);
+    if (s != IoStatus::kOk) return IoFailure(s, kAuth);
+  }
+  bool pending_initial = start.value().response.has_value() && !sent_inline;
+  for (int steps = 0; steps < 100; ++steps) {
+    Reply r;
+    if (auto f = Receive(r, kAuth, d)) return f;
+    if (r.cls() == 2) {
+      log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(cred.username, 200) +
+                " with mechanism " + start.value().mechanism);
+      return std::nullopt;
+    }
+    if (r.code != 334) {
+      Failure f(r.dsn, "SASL authentication failed; server " + server_ + " said: " + r.Text());
+      return policy_.auth_soft_bounce ? f.Softened() : f;
+    }
+    std::string response;
+    if (pending_initial) {
+      response = *start.value().response;
+      pending_initial = false;
+    } else {
+      std::string_view challenge_b64 = r.lines.back().size() > 4 ? std::string_view(r.lines.back()).substr(4) : "";
+      auto challenge = Base64Decode(challenge_b64);
+      if (!challenge) {
+        Send("*", kAuth, d);
+        return Failure("4.7.0", "SASL authentication failed; server " + server_ + " sent a malformed challenge");
+      }
+      auto step = client.value()->Step(*challenge);
+      if (!step.ok()) {
+        Send("*", kAuth, d);
+        return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
+                                    step.failure().text(), step.failure().detail());
+      }
+      response = std::move(step).value();
+    }
+    Secret encoded(Base64Encode(response));
+    OPENSSL_cleanse(response.data(), response.size());
+    if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
+  }
+  return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");
+}
+
+std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overall) {
+  DataEncoder encoder(policy_.line_length_limit);
+  std::string in(64 * 1024, '\0');
+  std::string out;
+  out.reserve(80 * 1024);
+  for (;;) {
+    long n = message.Read(in.data(), in.size());
+    if (n < 0) {
+      // We cannot finish the message: drop the connection without the
+      // final dot so the server discards it, and defer.
+      return Failure("4.3.0", "error reading the message from Postfix", "read from stdin failed");
+    }
+    if (n == 0) break;
+    out.clear();
+    encoder.Encode(std::string_view(in.data(), static_cast<std::size_t>(n)), out);
+    IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
+    if (s != IoStatus::kOk) return IoFailure(s, kBody);
+  }
+  out.clear();
+  encoder.Finish(out);
+  IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
+  if (s != IoStatus::kOk) return IoFailure(s, kDot);
+  return std::nullopt;
+}
+
+void Session::Quit(Deadline overall) {
+  Deadline d = Stage(std::min<long>(policy_.quit_timeout, 5), overall);
+  if (Send("QUIT", kQuit, d)) return;
+  Reply r;
+  (void)Receive(r, kQuit, d);
+}
+
+AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline overall) {
+  AttemptResult result;
+  auto fail_early = [&](Failure f) {
+    result.failure = std::move(f);
+    result.try_next = true;
+    return result;
+  };
+  auto fail = [&](Failure f) {
+    result.failure = std::move(f);
+    result.try_next = false;
+    return result;
+  };
+
+  if (policy_.wrappermode) {
+    if (auto f = TlsHandshake(overall)) return fail_early(*f);
+  }
+  Reply r;
+  if (auto f = Receive(r, kGreeting, Stage(policy_.helo_timeout, overall))) return fail_early(*f);
+  if (r.cls() != 2) {
+    std::string dsn = r.dsn;
+    if (r.cls() == 5 && policy_.skip_5xx_greeting) dsn = WithClass(dsn, '4');
+    return fail_early(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()));
+  }
+  if (auto f = Ehlo(overall, result)) return fail_early(*f);
+
+  if (!transport_.tls() && policy_.tls_level != TlsLevel::kNone) {
+    if (caps_.starttls) {
+      Deadline d = Stage(policy_.starttls_timeout, overall);
+      if (auto f = Send("STARTTLS", kStartTls, d)) return fail_early(*f);
+      if (auto f = Receive(r, kStartTls, d)) return fail_early(*f);
+      if (r.cls() == 2) {
+        // CVE-2011-0411: anything the server sent after its 220 came in
+        // plaintext and must not be read as if it came over TLS.
+        if (transport_.HasBufferedInput()) {
+          log::Warning("plaintext data received from " + server_ + " after the STARTTLS response; possible "
+                       "command injection attack");
+          return fail_early(Failure("4.7.5", "Cannot start TLS: unexpected plaintext after the STARTTLS response"));
+        }
+        if (auto f = TlsHandshake(overall)) return fail_early(*f);
+        if (auto f = Ehlo(overall, result)) return fail_early(*f);  // forget pre-TLS capabilities
+      } else if (TlsRequired(policy_.tls_level)) {
+        return fail_early(Failure(WithClass(r.dsn, '4'), "TLS is required, but host " + server_ +
+                                                             " refused to start TLS: " + r.Text()));
+      }
+    } else if (TlsRequired(policy_.tls_level)) {
+      return fail_early(Failure("4.7.4", "TLS is required, but was not offered by host " + server_));
+    }
+  }
+
+  if (policy_.credentials) {
+    if (caps_.auth) {
+      if (auto f = Authenticate(overall, result)) return fail_early(*f);
+    } else {
+      log::Info("server " + server_ + " offers no AUTH; sending without authentication");
+    }
+  }
+
+  if (env.size && caps_.size_limit && *env.size > *caps_.size_limit) {
+    Quit(overall);
+    return fail(Failure("5.3.4", "message size " + std::to_string(*env.size) + " exceeds size limit " +
+                                     std::to_string(*caps_.size_limit) + " of server " + server_));
+  }
+  bool need_utf8 = NonAscii(env.sender) ||
+                   std::any_of(env.recipients.begin(), env.recipients.end(), NonAscii);
+  if (need_utf8 && !caps_.smtputf8) {
+    Quit(overall);
+    return fail(Failure("5.6.7", "SMTPUTF8 is required, but was not offered by host " + server_));
+  }
+
+  std::string mail = "MAIL FROM:<" + env.sender + ">";
+  if (caps_.size && env.size) mail += " SIZE=" + std::to_string(*env.size);
+  if (caps_.eightbitmime) mail += " BODY=8BITMIME";
+  if (need_utf8) mail += " SMTPUTF8";
+  Deadline dm = Stage(policy_.mail_timeout, overall);
+  if (auto f = Send(mail, kMail, dm)) return fail(*f);
+  if (auto f = Receive(r, kMail, dm)) return fail(*f);
+  if (r.cls() != 2) {
+    Quit(overall);
+    return fail(Said(r, "MAIL FROM command"));
+  }
+
+  std::vector<Failure> refused;
+  for (const std::string& rcpt : env.recipients) {
+    Deadline dr = Stage(policy_.rcpt_timeout, overall);
+    if (auto f = Send("RCPT TO:<" + rcpt + ">", kRcpt, dr)) return fail(*f);
+    if (auto f = Receive(r, kRcpt, dr)) return fail(*f);
+    if (r.cls() != 2) {
+      refused.push_back(Said(r, "RCPT TO command"));
+      log::Info("to=<" + Printable(rcpt, 300) + ">: " + refused.back().text());
+    }
+  }
+  if (!refused.empty()) {
+    Quit(overall);
+    bool all_permanent = refused.size() == env.recipients.size() &&
+                         std::all_of(refused.begin(), refused.end(), [](const Failure& f) { return f.permanent(); });
+    Failure first = refused.front();
+    std::string text = first.text();
+    if (refused.size() > 1) text += " (and " + std::to_string(refused.size() - 1) + " more recipients refused)";
+    std::string dsn = all_permanent ? first.dsn() : WithClass(first.dsn(), '4');
+    if (!all_permanent && refused.size() < env.recipients.size()) {
+      text += "; nothing was sent, so the other recipients are deferred too";
+    }
+    return fail(Failure(dsn, text));
+  }
+
+  if (policy_.dry_run) {
+    Deadline d = Stage(policy_.quit_timeout, overall);
+    if (!Send("RSET", "sending RSET", d)) (void)Receive(r, "sending RSET", d);
+    Quit(overall);
+    result.delivered = true;
+    result.final_reply = "dry run: server accepted MAIL FROM and every RCPT TO; nothing sent";
+    return result;
+  }
+
+  Deadline dd = Stage(policy_.data_init_timeout, overall);
+  if (auto f = Send("DATA", kData, dd)) return fail(*f);
+  if (auto f = Receive(r, kData, dd)) return fail(*f);
+  if (r.code != 354) {
+    Quit(overall);
+    if (r.cls() == 2) {
+      return fail(Failure("4.5.0", "Protocol error: host " + server_ + " said: " + r.Text() +
+                                       " (in reply to DATA command)"));
+    }
+    return fail(Said(r, "DATA command"));
+  }
+  if (auto f = SendBody(message, overall)) return fail(*f);
+  if (auto f = Receive(r, kDot, Stage(policy_.data_done_timeout, overall))) {
+    log::Warning("the message may be delivered more than once: " + f->text());
+    return fail(*f);
+  }
+  if (r.cls() != 2) {
+    Quit(overall);
+    return fail(Said(r, "end of DATA command"));
+  }
+  result.delivered = true;
+  result.final_reply = r.Text();
+  Quit(overall);
+  return result;
+}
+
+}  // namespace authrelay

@@ -1,0 +1,103 @@
+// One SMTP session with one server: greeting, EHLO, STARTTLS (or implicit
+// TLS), AUTH, MAIL, RCPT, DATA with the message streamed from a source,
+// QUIT. Sequential and blocking over a Transport; no socket, OpenSSL or
+// Cyrus type appears here, so tests drive it over any Transport.
+//
+// Every failure is classified the way smtp(8) words and codes it
+// (POSTFIX-FACTS §4), and marked try_next when it happened before MAIL
+// (another server of the next hop may still take the mail).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/deadline.h"
+#include "core/result.h"
+#include "credmap/credentials.h"
+#include "net/transport.h"
+#include "sasl/sasl_client.h"
+#include "smtp/ehlo.h"
+#include "smtp/reply.h"
+#include "tls/tls_client.h"
+
+namespace authrelay {
+
+struct SessionPolicy {
+  std::string helo_name = "localhost";
+  TlsLevel tls_level = TlsLevel::kMay;
+  bool wrappermode = false;        // implicit TLS (port 465)
+  bool skip_5xx_greeting = true;   // smtp_skip_5xx_greeting
+  long helo_timeout = 300, starttls_timeout = 300, mail_timeout = 300, rcpt_timeout = 300;
+  long data_init_timeout = 120, data_xfer_timeout = 180, data_done_timeout = 600, quit_timeout = 300;
+  std::size_t line_length_limit = 998;
+  std::size_t reply_line_limit = 2048;  // Postfix's line_length_limit for replies
+
+  const Credentials* credentials = nullptr;  // null: no AUTH
+  std::string mechanism_filter;              // smtp_sasl_mechanism_filter
+  std::string sasl_options_plain = "noplaintext, noanonymous";
+  std::string sasl_options_tls = "noplaintext, noanonymous";
+  std::string sasl_options_verified = "noplaintext, noanonymous";
+  bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce
+  bool allow_plaintext_auth = false;         // authrelay_allow_plaintext_auth
+
+  bool dry_run = false;  // stop before DATA: RSET, QUIT
+  bool trace = false;    // log a redacted transcript
+  // Makes the SASL client for the security flags in force.
+  std::function<Result<std::unique_ptr<SaslClient>>(unsigned flags)> sasl_factory;
+};
+
+struct Envelope {
+  std::string sender;  // "" = null sender
+  std::vector<std::string> recipients;
+  std::optional<std::uint64_t> size;  // ${size}: SIZE= and the EHLO SIZE check
+};
+
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+  // Like read(2): bytes read, 0 at end, -1 on error.
+  virtual long Read(char* buf, std::size_t len) = 0;
+};
+
+struct AttemptResult {
+  bool delivered = false;         // 2xx to end of data (or dry run passed RCPT)
+  std::optional<Failure> failure;
+  bool try_next = false;          // failed before MAIL: try another server
+  std::string final_reply;        // the server's 2xx to end of data
+  std::vector<std::string> offered_mechanisms;  // for --probe
+  std::string chosen_mechanism;
+  Capabilities capabilities;
+};
+
+class Session {
+ public:
+  // server_name is smtp(8)'s "host[addr]" and port its TCP port; both only
+  // label log lines and status texts. All references must outlive Run().
+  Session(Transport& transport, std::string server_name, std::uint16_t port, const SessionPolicy& policy);
+  AttemptResult Run(const Envelope& envelope, MessageSource& message, Deadline overall);
+
+ private:
+  std::optional<Failure> Send(const std::string& line, const char* stage, Deadline d, bool secret = false);
+  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d);
+  Failure IoFailure(IoStatus s, const char* stage) const;
+  Failure Said(const Reply& reply, const char* in_reply_to) const;
+  std::optional<Failure> Ehlo(Deadline overall, AttemptResult& result);
+  std::optional<Failure> TlsHandshake(Deadline overall);
+  std::optional<Failure> Authenticate(Deadline overall, AttemptResult& result);
+  std::optional<Failure> SendBody(MessageSource& message, Deadline overall);
+  void Quit(Deadline overall);
+  Deadline Stage(long seconds, Deadline overall) const;
+
+  Transport& transport_;
+  std::string server_;  // "host[addr]"
+  std::uint16_t port_;
+  const SessionPolicy& policy_;
+  Capabilities caps_;
+  bool helo_only_ = false;
+};
+
+}  // namespace authrelay

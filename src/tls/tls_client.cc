@@ -1,0 +1,261 @@
+#include "tls/tls_client.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include "config/main_cf.h"
+#include "core/sanitize.h"
+
+namespace authrelay {
+
+std::optional<TlsLevel> ParseTlsLevel(std::string_view name) {
+  std::string n = Lowercase(Trim(name));
+  if (n == "none") return TlsLevel::kNone;
+  if (n == "may") return TlsLevel::kMay;
+  if (n == "encrypt") return TlsLevel::kEncrypt;
+  if (n == "fingerprint") return TlsLevel::kFingerprint;
+  if (n == "verify") return TlsLevel::kVerify;
+  if (n == "secure") return TlsLevel::kSecure;
+  return std::nullopt;
+}
+
+const char* TlsLevelName(TlsLevel level) {
+  switch (level) {
+    case TlsLevel::kNone: return "none";
+    case TlsLevel::kMay: return "may";
+    case TlsLevel::kEncrypt: return "encrypt";
+    case TlsLevel::kFingerprint: return "fingerprint";
+    case TlsLevel::kVerify: return "verify";
+    case TlsLevel::kSecure: return "secure";
+  }
+  return "?";
+}
+
+std::string OpenSslErrors() {
+  std::string out;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+namespace {
+
+int VersionOf(std::string_view name) {
+  std::string n = Lowercase(name);
+  if (n == "sslv2") return SSL2_VERSION;
+  if (n == "sslv3") return SSL3_VERSION;
+  if (n == "tlsv1") return TLS1_VERSION;
+  if (n == "tlsv1.1") return TLS1_1_VERSION;
+  if (n == "tlsv1.2") return TLS1_2_VERSION;
+  if (n == "tlsv1.3") return TLS1_3_VERSION;
+  return 0;
+}
+
+}  // namespace
+
+bool ProtocolRange(std::string_view protocols, int* min_version, int* max_version) {
+  const int order[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+  int lo = TLS1_VERSION;
+  int hi = TLS1_3_VERSION;
+  std::vector<int> excluded;
+  for (const std::string& tok : SplitList(protocols)) {
+    if (tok.rfind(">=", 0) == 0 || tok.rfind("<=", 0) == 0) {
+      int v = VersionOf(tok.substr(2));
+      if (v == 0) return false;
+      if (tok[0] == '>') lo = std::max(lo, v); else hi = std::min(hi, v);
+    } else if (tok[0] == '!') {
+      int v = VersionOf(tok.substr(1));
+      if (v == 0) return false;
+      excluded.push_back(v);
+    } else {
+      int v = VersionOf(tok);
+      if (v == 0) return false;
+    }
+  }
+  // Exclusions at either end of the range narrow it (OpenSSL has no holes).
+  auto is_excluded = [&](int v) { return std::find(excluded.begin(), excluded.end(), v) != excluded.end(); };
+  for (int v : order) {
+    if (v >= lo && is_excluded(v)) lo = v + 1; else if (v >= lo) break;
+  }
+  for (auto it = std::rbegin(order); it != std::rend(order); ++it) {
+    if (*it <= hi && is_excluded(*it)) hi = *it - 1; else if (*it <= hi) break;
+  }
+  if (lo < SSL3_VERSION) lo = SSL3_VERSION;
+  *min_version = lo;
+  *max_version = hi;
+  return lo <= hi;
+}
+
+Result<SSL_CTX*> TlsClient::Context() {
+  if (ctx_) return ctx_.get();
+  ERR_clear_error();
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return Failure("4.7.5", "Cannot start TLS: our TLS engine is unavailable", OpenSslErrors());
+
+  // TLS 1.2 at least unless the admin configured the protocols (SPEC §4).
+  int lo = TLS1_2_VERSION, hi = TLS1_3_VERSION;
+  if (!policy_.protocols.empty()) {
+    if (!ProtocolRange(policy_.protocols, &lo, &hi)) {
+      return Failure("4.7.5", "client TLS configuration problem",
+                     "bad TLS protocol list \"" + Printable(policy_.protocols, 100) +
+                         "\" (use e.g. >=TLSv1.2 or !SSLv2, !SSLv3, !TLSv1, !TLSv1.1)");
+    }
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), lo);
+  SSL_CTX_set_max_proto_version(ctx.get(), hi);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // We check the result ourselves after the handshake, as Postfix does, so
+  // the log can say exactly what failed.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+
+  if (policy_.level >= TlsLevel::kVerify) {
+    std::string file = policy_.ca_file;
+    std::string dir = policy_.ca_path;
+    struct stat st{};
+    if (!dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      // The seed recipe points smtp_tls_CApath at a bundle file.
+      notes_.push_back("smtp_tls_CApath " + dir + " is a file, not a directory: using it as a CA bundle file");
+      if (file.empty()) file = dir;
+      dir.clear();
+    }
+    if (file.empty() && dir.empty()) {
+      if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+        return Failure("4.7.5", "Cannot start TLS: no trusted CA certificates",
+                       "cannot load the system trust store: " + OpenSslErrors() +
+                           " (install ca-certificates or set smtp_tls_CAfile)");
+      }
+    } else if (SSL_CTX_load_verify_locations(ctx.get(), file.empty() ? nullptr : file.c_str(),
+                                             dir.empty() ? nullptr : dir.c_str()) != 1) {
+      return Failure("4.7.5", "Cannot start TLS: cannot load CA certificates",
+                     "cannot load CA certificates from " + (file.empty() ? dir : file) + ": " + OpenSslErrors() +
+                         " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)");
+    }
+  }
+  if (!policy_.cert_file.empty()) {
+    const std::string& key = policy_.key_file.empty() ? policy_.cert_file : policy_.key_file;
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), policy_.cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx.get()) != 1) {
+      return Failure("4.7.5", "Cannot start TLS: client certificate problem",
+                     "cannot load smtp_tls_cert_file " + policy_.cert_file + ": " + OpenSslErrors());
+    }
+  }
+  ctx_ = std::move(ctx);
+  return ctx_.get();
+}
+
+Result<SslPtr> TlsClient::NewSsl() {
+  auto ctx = Context();
+  if (!ctx.ok()) return ctx.failure();
+  SslPtr ssl(SSL_new(ctx.value()));
+  if (!ssl) return Failure("4.7.5", "Cannot start TLS: our TLS engine is unavailable", OpenSslErrors());
+  if (!policy_.server_name.empty()) {
+    unsigned char buf[16];
+    bool is_ip = inet_pton(AF_INET, policy_.server_name.c_str(), buf) == 1 ||
+                 inet_pton(AF_INET6, policy_.server_name.c_str(), buf) == 1;
+    if (!is_ip) SSL_set_tlsext_host_name(ssl.get(), policy_.server_name.c_str());
+  }
+  if (policy_.level >= TlsLevel::kVerify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    bool first = true;
+    for (const std::string& name : policy_.match_names) {
+      unsigned char buf[16];
+      if (inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+        continue;
+      }
+      if (first) X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+      else X509_VERIFY_PARAM_add1_host(param, name.c_str(), 0);
+      first = false;
+    }
+  }
+  return ssl;
+}
+
+namespace {
+
+std::string Hex(const unsigned char* md, unsigned len) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    if (i) out += ':';
+    out += digits[md[i] >> 4];
+    out += digits[md[i] & 15];
+  }
+  return out;
+}
+
+std::string NameLine(X509_NAME* name) {
+  char buf[512];
+  X509_NAME_oneline(name, buf, sizeof buf);
+  return Printable(buf, 300);
+}
+
+}  // namespace
+
+void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
+  info->protocol = SSL_get_version(ssl);
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  info->cipher = cipher ? SSL_CIPHER_get_name(cipher) : "?";
+  info->bits = cipher ? SSL_CIPHER_get_bits(cipher, nullptr) : 0;
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (!peer) {
+    info->verify_error = "server sent no certificate";
+    return;
+  }
+  char cn[256] = "";
+  X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+  info->peer_subject = Printable(cn, 200);
+  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+    for (int i = 0; i < sk_X509_num(chain) && i < 10; ++i) {
+      X509* c = sk_X509_value(chain, i);
+      info->chain.push_back("depth " + std::to_string(i) + ": subject=" + NameLine(X509_get_subject_name(c)) +
+                            ", issuer=" + NameLine(X509_get_issuer_name(c)));
+    }
+  }
+  if (policy_.level == TlsLevel::kFingerprint) {
+    const EVP_MD* md = EVP_get_digestbyname(policy_.fingerprint_digest.c_str());
+    if (!md) {
+      info->verify_error = "unknown fingerprint digest " + policy_.fingerprint_digest;
+      return;
+    }
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    std::string cert_fp, key_fp;
+    if (X509_digest(peer, md, buf, &len) == 1) cert_fp = Hex(buf, len);
+    if (X509_pubkey_digest(peer, md, buf, &len) == 1) key_fp = Hex(buf, len);
+    for (const std::string& want : policy_.fingerprints) {
+      std::string w;
+      for (char c : want) w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      if (w == cert_fp || w == key_fp) {
+        info->verified = true;
+        return;
+      }
+    }
+    info->verify_error = "fingerprint " + cert_fp + " does not match";
+    return;
+  }
+  long rc = SSL_get_verify_result(ssl);
+  if (policy_.level < TlsLevel::kVerify) {
+    info->verify_error = "certificate not checked at this security level";
+    return;
+  }
+  if (rc == X509_V_OK) {
+    info->trusted = true;
+    info->verified = true;
+  } else {
+    info->trusted = rc == X509_V_ERR_HOSTNAME_MISMATCH || rc == X509_V_ERR_IP_ADDRESS_MISMATCH;
+    info->verify_error = X509_verify_cert_error_string(rc);
+  }
+}
+
+}  // namespace authrelay

@@ -1,0 +1,73 @@
+// TLS client policy and OpenSSL context (smtp(8)'s levels, POSTFIX-FACTS
+// §2.6). One TlsClient per delivery attempt; it builds the SSL_CTX lazily
+// and only loads CAs when the level verifies certificates.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "net/transport.h"
+
+namespace authrelay {
+
+enum class TlsLevel { kNone, kMay, kEncrypt, kFingerprint, kVerify, kSecure };
+
+std::optional<TlsLevel> ParseTlsLevel(std::string_view name);
+const char* TlsLevelName(TlsLevel level);
+inline bool TlsRequired(TlsLevel l) { return l >= TlsLevel::kEncrypt; }
+inline bool TlsVerifies(TlsLevel l) { return l >= TlsLevel::kFingerprint; }
+
+struct TlsPolicy {
+  TlsLevel level = TlsLevel::kMay;
+  std::string ca_file;                    // both empty: the system trust store
+  std::string ca_path;
+  std::string protocols;                  // Postfix syntax: ">=TLSv1.2", "!SSLv3, !TLSv1"
+  std::vector<std::string> match_names;   // verify/secure: acceptable names; ".dom" = subdomains
+  std::vector<std::string> fingerprints;  // fingerprint level
+  std::string fingerprint_digest = "sha256";
+  std::string server_name;                // SNI; "" sends none
+  std::string cert_file;                  // client certificate (optional)
+  std::string key_file;
+};
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+struct SslDeleter {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+using SslPtr = std::unique_ptr<SSL, SslDeleter>;
+
+// Translates a Postfix protocol list to [min, max] OpenSSL versions.
+// Returns false on a token it does not know.
+bool ProtocolRange(std::string_view protocols, int* min_version, int* max_version);
+
+class TlsClient {
+ public:
+  explicit TlsClient(TlsPolicy policy) : policy_(std::move(policy)) {}
+  const TlsPolicy& policy() const { return policy_; }
+  // Builds (once) the SSL_CTX; Failure 4.7.5 if CAs or keys cannot load.
+  Result<SSL_CTX*> Context();
+  // Fills info->trusted/verified from the finished handshake.
+  void CheckPeer(SSL* ssl, TlsInfo* info) const;
+  // Makes an SSL for one connection with SNI and host checks set.
+  Result<SslPtr> NewSsl();
+  // Log lines produced while loading (e.g. "CApath names a file").
+  std::vector<std::string> TakeNotes() { return std::move(notes_); }
+
+ private:
+  TlsPolicy policy_;
+  SslCtxPtr ctx_;
+  std::vector<std::string> notes_;
+};
+
+// Drains OpenSSL's error queue into one line.
+std::string OpenSslErrors();
+
+}  // namespace authrelay
