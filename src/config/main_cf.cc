@@ -87,9 +87,12 @@ bool IsNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
 }
 
+// The status line names only the file's base name: it may reach a bounce.
 Failure ConfigError(std::string_view origin, int line, const std::string& why) {
-  return Failure("4.3.5", "mail system configuration error",
-                 std::string(origin) + ", line " + std::to_string(line) + ": " + why);
+  std::string_view base = origin.substr(origin.rfind('/') == std::string_view::npos ? 0 : origin.rfind('/') + 1);
+  std::string where = ", line " + std::to_string(line) + ": " + why;
+  return Failure("4.3.5", "mail system configuration error: " + std::string(base) + where,
+                 std::string(origin) + where);
 }
 
 }  // namespace
@@ -111,7 +114,9 @@ Result<MainCf> MainCf::Parse(std::string_view text, std::string_view origin) {
     std::string name(Trim(std::string_view(logical).substr(0, eq)));
     if (name.empty()) return ConfigError(origin, logical_line, "missing parameter name before '='");
     for (char c : name) {
-      if (!IsNameChar(c)) {
+      // Postfix accepts transport names with '-' in per-transport names
+      // ("my-relay_destination_recipient_limit").
+      if (!IsNameChar(c) && c != '-' && c != '.') {
         return ConfigError(origin, logical_line, "bad parameter name \"" + Printable(name, 60) + "\"");
       }
     }

@@ -1,6 +1,9 @@
 #include "credmap/map.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +13,19 @@
 #include "core/sanitize.h"
 
 namespace authrelay {
+
+namespace {
+
+// "user authrelay (uid 110, group authrelay)" for permission hints.
+std::string RunningUser() {
+  std::string user = std::to_string(geteuid());
+  std::string group = std::to_string(getegid());
+  if (passwd* pw = getpwuid(geteuid())) user = pw->pw_name;
+  if (::group* gr = getgrgid(getegid())) group = gr->gr_name;
+  return "user " + user + " (group " + group + ")";
+}
+
+}  // namespace
 
 std::string TableFilePath(std::string_view type, std::string_view name) {
   if (type == "hash" || type == "btree") return std::string(name) + ".db";
@@ -55,6 +71,11 @@ Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vecto
                       : err == EACCES ? " (make it and its directory readable by this user, e.g. chgrp the pipe user's group and chmod 640)"
                                       : "";
     return TableReadFailure(spec, "cannot open " + path + ": " + std::strerror(err) + fix);
+  }
+  if (access(path.c_str(), R_OK) != 0) {
+    return TableReadFailure(spec, "cannot read " + path + " as " + RunningUser() +
+                                      ": permission denied (pipe(8) runs authrelay with only the user= account's "
+                                      "primary group: chgrp that group " + path + "; chmod 640 " + path + ")");
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     return TableReadFailure(spec, "refusing " + path + ": it is group- or world-writable (chmod go-w " + path + ")");

@@ -168,7 +168,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
 std::string Seconds(Clock::time_point start) {
   double s = std::chrono::duration<double>(Clock::now() - start).count();
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2g", s);
+  std::snprintf(buf, sizeof buf, "%.2f", s);
   return buf;
 }
 
