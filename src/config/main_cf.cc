@@ -121,6 +121,7 @@ Result<MainCf> MainCf::Parse(std::string_view text, std::string_view origin) {
       }
     }
     cf.explicit_[name] = std::string(Trim(std::string_view(logical).substr(eq + 1)));
+    // A CR from a DOS-edited file would otherwise end up in values.
     logical.clear();
     return {};
   };
@@ -137,12 +138,13 @@ Result<MainCf> MainCf::Parse(std::string_view text, std::string_view origin) {
       if (logical.empty()) {
         return ConfigError(origin, line_no, "logical line must not start with whitespace");
       }
-      logical += ' ';
-      logical += trimmed;
+      // Postfix's readlline() appends the continuation as it stands,
+      // leading whitespace included ("a,\n    b" is "a,    b").
+      logical += line;
       continue;
     }
     if (Status s = flush(); !s.ok()) return s.failure();
-    logical = std::string(trimmed);
+    logical = std::string(line);
     logical_line = line_no;
   }
   if (Status s = flush(); !s.ok()) return s.failure();

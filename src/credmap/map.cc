@@ -137,13 +137,14 @@ std::vector<std::pair<std::string, std::string>> ParsePostmapSource(std::string_
     pos = nl == text.npos ? text.size() : nl + 1;
     std::string_view t = Trim(line);
     if (t.empty() || t[0] == '#') continue;
+    // As Postfix's readlline(): a continuation is appended as it stands.
     if ((line[0] == ' ' || line[0] == '\t') && !logical_lines.empty()) {
-      logical_lines.back() += ' ';
-      logical_lines.back() += t;
+      logical_lines.back() += line;
     } else {
-      logical_lines.emplace_back(t);
+      logical_lines.emplace_back(line);
     }
   }
+  for (auto& l : logical_lines) l = std::string(Trim(l));
   for (const std::string& l : logical_lines) {
     std::string key;
     std::size_t i = 0;

@@ -43,6 +43,13 @@ class TableList {
  public:
   static Result<TableList> Open(std::string_view parameter_name, std::string_view value,
                                 std::vector<std::string>* warnings);
+  // For tests and callers that build tables themselves.
+  static TableList Of(std::string parameter_name, std::vector<std::unique_ptr<LookupTable>> tables) {
+    TableList l;
+    l.parameter_ = std::move(parameter_name);
+    l.tables_ = std::move(tables);
+    return l;
+  }
   bool empty() const { return tables_.empty(); }
   // First table with the key wins, as Postfix's maps_find(). A found empty
   // value is a configuration error (Postfix: "lookup of X returns an empty

@@ -1,0 +1,135 @@
+#include "protocol/scripted_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+namespace authrelay::testing {
+
+ScriptedServer::ScriptedServer() {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  listen(listen_fd_, 1);
+  socklen_t len = sizeof sa;
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+  port_ = ntohs(sa.sin_port);
+}
+
+ScriptedServer::~ScriptedServer() {
+  if (thread_.joinable()) thread_.join();
+  if (ssl_) SSL_free(ssl_);
+  if (ctx_) SSL_CTX_free(ctx_);
+  if (fd_ >= 0) close(fd_);
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+ScriptedServer& ScriptedServer::Send(std::string line) { return SendRaw(line + "\r\n"); }
+
+ScriptedServer& ScriptedServer::SendRaw(std::string bytes) {
+  steps_.push_back([this, bytes] { return WriteAll(bytes); });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::Expect(std::string prefix) {
+  steps_.push_back([this, prefix] {
+    std::string line;
+    if (!ReadLine(line)) {
+      error_ = "expected \"" + prefix + "\", got end of connection";
+      return false;
+    }
+    if (line.rfind(prefix, 0) != 0) {
+      error_ = "expected \"" + prefix + "\", got \"" + line + "\"";
+      return false;
+    }
+    return true;
+  });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key) {
+  steps_.push_back([this, cert, key] {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      error_ = "server cannot load " + cert;
+      return false;
+    }
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    buf_.clear();
+    if (SSL_accept(ssl_) != 1) {
+      error_ = "server TLS handshake failed";
+      return false;
+    }
+    return true;
+  });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::ReadData() {
+  steps_.push_back([this] {
+    std::string line;
+    while (ReadLine(line)) {
+      if (line == ".") return true;
+      data_ += line + "\n";
+    }
+    error_ = "connection ended inside DATA";
+    return false;
+  });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::Close() {
+  steps_.push_back([this] {
+    if (ssl_) SSL_shutdown(ssl_);
+    shutdown(fd_, SHUT_RDWR);
+    return true;
+  });
+  return *this;
+}
+
+void ScriptedServer::Start() { thread_ = std::thread([this] { Run(); }); }
+
+std::string ScriptedServer::Finish() {
+  if (thread_.joinable()) thread_.join();
+  return error_;
+}
+
+void ScriptedServer::Run() {
+  fd_ = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  timeval tv{5, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (auto& step : steps_) {
+    if (!step()) return;
+  }
+}
+
+bool ScriptedServer::ReadLine(std::string& line) {
+  for (;;) {
+    auto nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      line = buf_.substr(0, nl);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      buf_.erase(0, nl + 1);
+      received_.push_back(line);
+      return true;
+    }
+    char tmp[4096];
+    int n = ssl_ ? SSL_read(ssl_, tmp, sizeof tmp) : static_cast<int>(recv(fd_, tmp, sizeof tmp, 0));
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<std::size_t>(n));
+  }
+}
+
+bool ScriptedServer::WriteAll(const std::string& s) {
+  if (ssl_) return SSL_write(ssl_, s.data(), static_cast<int>(s.size())) == static_cast<int>(s.size());
+  return send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+}
+
+}  // namespace authrelay::testing

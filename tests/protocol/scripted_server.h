@@ -1,0 +1,53 @@
+// A scripted SMTP server on 127.0.0.1 for protocol tests: one connection,
+// a fixed list of steps run on a thread, real OpenSSL on the server side.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace authrelay::testing {
+
+class ScriptedServer {
+ public:
+  ScriptedServer();
+  ~ScriptedServer();
+  int port() const { return port_; }
+
+  // Script steps (call before Start()).
+  ScriptedServer& Send(std::string line);         // adds CRLF
+  ScriptedServer& SendRaw(std::string bytes);     // exactly these bytes, one write
+  ScriptedServer& Expect(std::string prefix);     // next line must start with prefix
+  ScriptedServer& StartTls(std::string cert, std::string key);
+  ScriptedServer& ReadData();                     // lines up to "." into data()
+  ScriptedServer& Close();
+
+  void Start();
+  // Waits for the script to end; returns "" or the first mismatch.
+  std::string Finish();
+  // Every line the client sent, in order.
+  const std::vector<std::string>& received() const { return received_; }
+  const std::string& data() const { return data_; }
+
+ private:
+  bool ReadLine(std::string& line);
+  bool WriteAll(const std::string& s);
+  void Run();
+
+  int listen_fd_ = -1;
+  int fd_ = -1;
+  int port_ = 0;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string buf_;
+  std::vector<std::function<bool()>> steps_;
+  std::vector<std::string> received_;
+  std::string data_;
+  std::string error_;
+  std::thread thread_;
+};
+
+}  // namespace authrelay::testing
