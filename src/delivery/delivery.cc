@@ -143,7 +143,6 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       };
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
-      for (const auto& note : tls.TakeNotes()) log::Info(note);
       out.relay = ep.Name();
       if (conn.tls()) out.tls = *conn.tls();
       out.attempt = r;

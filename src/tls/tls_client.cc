@@ -8,6 +8,7 @@
 
 #include "config/main_cf.h"
 #include "core/sanitize.h"
+#include "log/log.h"
 
 namespace authrelay {
 
@@ -122,7 +123,7 @@ Result<SSL_CTX*> TlsClient::Context() {
     struct stat st{};
     if (!dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       // The seed recipe points smtp_tls_CApath at a bundle file.
-      notes_.push_back("smtp_tls_CApath " + dir + " is a file, not a directory: using it as a CA bundle file");
+      log::Info("smtp_tls_CApath " + dir + " is a file, not a directory: using it as a CA bundle file");
       if (file.empty()) file = dir;
       dir.clear();
     }

@@ -58,13 +58,10 @@ class TlsClient {
   void CheckPeer(SSL* ssl, TlsInfo* info) const;
   // Makes an SSL for one connection with SNI and host checks set.
   Result<SslPtr> NewSsl();
-  // Log lines produced while loading (e.g. "CApath names a file").
-  std::vector<std::string> TakeNotes() { return std::move(notes_); }
 
  private:
   TlsPolicy policy_;
   SslCtxPtr ctx_;
-  std::vector<std::string> notes_;
 };
 
 // Drains OpenSSL's error queue into one line.

@@ -122,7 +122,7 @@ CF
     "local_header_rewrite_clients =" \
     "smtpd_sasl_type = cyrus" "smtpd_sasl_path = smtpd" \
     "cyrus_sasl_config_path = $d/sasl" \
-    "smtpd_sasl_security_options = noanonymous" \
+    "smtpd_sasl_security_options = noanonymous" "smtpd_tls_loglevel = 1" \
     "smtpd_tls_cert_file = $E2E_DIR/certs/server.pem" \
     "smtpd_tls_key_file = $E2E_DIR/certs/server.key" \
     "smtpd_relay_restrictions = permit_mynetworks, reject" \
