@@ -184,17 +184,30 @@ std::optional<std::string> MainCf::Raw(std::string_view name) const {
   return std::nullopt;
 }
 
+// Expansion work per top-level call: "a = $b$b", "b = $c$c", ... doubles at
+// each level, so depth alone does not bound it.
+constexpr std::size_t kExpansionBudget = 1 << 20;
+
 std::string MainCf::Get(std::string_view name) const {
   auto raw = Raw(name);
-  return raw ? ExpandDepth(*raw, 0) : std::string();
+  std::size_t budget = kExpansionBudget;
+  return raw ? ExpandDepth(*raw, 0, budget) : std::string();
 }
 
-std::string MainCf::Expand(std::string_view text) const { return ExpandDepth(text, 0); }
+std::string MainCf::Expand(std::string_view text) const {
+  std::size_t budget = kExpansionBudget;
+  return ExpandDepth(text, 0, budget);
+}
 
 // Postfix's mac_expand(), the parts main.cf uses. Depth-limited like
 // Postfix (which gives up after 100 levels) so a loop cannot hang us.
-std::string MainCf::ExpandDepth(std::string_view text, int depth) const {
-  if (depth > 100) return {};
+std::string MainCf::ExpandDepth(std::string_view text, int depth, std::size_t& budget) const {
+  if (depth > 100 || budget == 0) return {};
+  if (text.size() >= budget) {
+    budget = 0;
+    return {};
+  }
+  budget -= text.size();
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -225,14 +238,14 @@ std::string MainCf::ExpandDepth(std::string_view text, int depth) const {
       std::size_t k = 0;
       while (k < inner.size() && IsNameChar(inner[k])) ++k;
       std::string name(inner.substr(0, k));
-      std::string value = ExpandDepth(Raw(name).value_or(""), depth + 1);
+      std::string value = ExpandDepth(Raw(name).value_or(""), depth + 1, budget);
       if (k < inner.size() && (inner[k] == '?' || inner[k] == ':')) {
         std::string_view alt = inner.substr(k + 1);
         // Postfix 3.0+: ${name?{text}} - braces protect the text.
         if (alt.size() >= 2 && alt.front() == '{' && alt.back() == '}') alt = alt.substr(1, alt.size() - 2);
         bool nonempty = !value.empty();
         if ((inner[k] == '?') == nonempty) {
-          out += ExpandDepth(alt, depth + 1);
+          out += ExpandDepth(alt, depth + 1, budget);
         } else if (inner[k] == ':') {
           out += value;
         }
@@ -246,7 +259,7 @@ std::string MainCf::ExpandDepth(std::string_view text, int depth) const {
       std::size_t j = i + 1;
       while (j < text.size() && IsNameChar(text[j])) ++j;
       std::string name(text.substr(i + 1, j - i - 1));
-      out += ExpandDepth(Raw(name).value_or(""), depth + 1);
+      out += ExpandDepth(Raw(name).value_or(""), depth + 1, budget);
       i = j - 1;
       continue;
     }

@@ -51,7 +51,7 @@ class MainCf {
   std::vector<std::string> ExplicitNames() const;
 
  private:
-  std::string ExpandDepth(std::string_view text, int depth) const;
+  std::string ExpandDepth(std::string_view text, int depth, std::size_t& budget) const;
   std::map<std::string, std::string, std::less<>> explicit_;
 };
 

@@ -44,6 +44,15 @@ BOOST_AUTO_TEST_CASE(expansion_and_defaults) {
   BOOST_TEST(c.Get("no_such_parameter") == "");
 }
 
+BOOST_AUTO_TEST_CASE(exponential_expansion_is_bounded) {
+  std::string text = "p0 = x\n";
+  for (int i = 1; i < 40; ++i) text += "p" + std::to_string(i) + " = $p" + std::to_string(i - 1) + "$p" + std::to_string(i - 1) + "\n";
+  auto cf = MainCf::Parse(text);
+  BOOST_REQUIRE(cf.ok());
+  BOOST_TEST(cf.value().Get("p39").size() <= (1u << 20));  // 2^39 bytes unbounded
+  BOOST_TEST(cf.value().Get("p3") == "xxxxxxxx");
+}
+
 BOOST_AUTO_TEST_CASE(overrides_replace_file_values) {
   auto cf = MainCf::Parse("smtp_tls_security_level = may\nx = $smtp_tls_security_level\n");
   BOOST_REQUIRE(cf.ok());
