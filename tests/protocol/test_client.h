@@ -1,0 +1,104 @@
+// Helpers shared by the protocol tests: a client wired like delivery.cc
+// wires it (real Connection, TlsClient, Cyrus SASL) and test files.
+#pragma once
+
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "log/log.h"
+#include "net/connection.h"
+#include "sasl/sasl_client.h"
+#include "smtp/session.h"
+
+namespace authrelay::testing {
+
+inline const std::string kPassword = "pr0tocol-S3cret-pw";
+
+inline std::string Certs() {
+  const char* d = std::getenv("AUTHRELAY_TEST_CERTS");
+  BOOST_REQUIRE_MESSAGE(d != nullptr, "AUTHRELAY_TEST_CERTS not set (run through ctest)");
+  return d;
+}
+
+class Source final : public MessageSource {
+ public:
+  explicit Source(std::string s) : s_(std::move(s)) {}
+  long Read(char* buf, std::size_t len) override {
+    std::size_t n = std::min(len, s_.size() - pos_);
+    std::copy_n(s_.data() + pos_, n, buf);
+    pos_ += n;
+    return static_cast<long>(n);
+  }
+
+ private:
+  std::string s_;
+  std::size_t pos_ = 0;
+};
+
+struct GlobalSetup {
+  GlobalSetup() {
+    signal(SIGPIPE, SIG_IGN);  // the server writes to clients that hung up
+    log::Options o;
+    o.file = LogPath();
+    o.verbose = 1;
+    std::remove(o.file.c_str());
+    log::Init(o);
+  }
+  static std::string LogPath() { return "/tmp/authrelay-protocol-test-" + std::to_string(getpid()) + ".log"; }
+};
+
+inline SaslLibrary& Sasl() {
+  static SaslLibrary lib;
+  return lib;
+}
+
+struct Client {
+  TlsPolicy tls;
+  SessionPolicy policy;
+  Credentials creds;
+  Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt};
+
+  Client() {
+    tls.level = TlsLevel::kSecure;
+    tls.ca_file = Certs() + "/ca.pem";
+    tls.match_names = {"mx.test"};
+    tls.server_name = "mx.test";
+    policy.helo_name = "relay.test";
+    policy.trace = true;
+    policy.sasl_options_tls = "noanonymous";
+    policy.sasl_options_verified = "noanonymous";
+    creds.username = "alice";
+    creds.password = Secret(kPassword);
+    BOOST_REQUIRE(Sasl().ok());
+  }
+
+  AttemptResult Run(int port, bool with_creds = true, std::string message = "Subject: t\n\nhello\n") {
+    policy.tls_level = tls.level;
+    policy.credentials = with_creds ? &creds : nullptr;
+    const Credentials* c = &creds;
+    policy.sasl_factory = [c](unsigned flags) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };
+    auto eps = ResolveHost("127.0.0.1", static_cast<std::uint16_t>(port), "all");
+    BOOST_REQUIRE(eps.ok());
+    auto fd = ConnectTo(eps.value()[0], Deadline::AfterSeconds(5));
+    BOOST_REQUIRE(fd.ok());
+    TlsClient tls_client(tls);
+    Connection conn(std::move(fd).value(), &tls_client);
+    Session s(conn, "mx.test[127.0.0.1]", static_cast<std::uint16_t>(port), policy);
+    Source src(std::move(message));
+    return s.Run(env, src, Deadline::AfterSeconds(10));
+  }
+};
+
+inline std::string ReadFile(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace authrelay::testing
