@@ -8,8 +8,8 @@ namespace authrelay {
 namespace {
 
 Failure UsageError(const std::string& why) {
-  return Failure("4.3.5", "mail system configuration error",
-                 "command line: " + Printable(why, 200) + " (check the argv= of the master.cf entry)");
+  std::string what = "command line: " + Printable(why, 200) + " (check the argv= of the master.cf entry)";
+  return Failure("4.3.5", "mail system configuration error: " + what, what);
 }
 
 // Matches "--name=value" or "--name value"; advances i for the second form.

@@ -155,7 +155,8 @@ Result<MainCf> MainCf::Load(const std::string& config_dir) {
   std::string path = config_dir + "/main.cf";
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Failure("4.3.5", "mail system configuration error",
+    return Failure("4.3.5", "mail system configuration error: cannot read main.cf (" +
+                       std::string(std::strerror(errno)) + ")",
                    "cannot open " + path + ": " + std::string(std::strerror(errno)) +
                        " (give the Postfix configuration directory with -c DIR or MAIL_CONFIG)");
   }
@@ -288,9 +289,9 @@ Result<long> MainCf::GetTime(std::string_view name) const {
   else if (unit == "d") scale = 86400;
   else if (unit == "w") scale = 7 * 86400;
   if (ec != std::errc() || scale == 0 || n < 0) {
-    return Failure("4.3.5", "mail system configuration error",
-                   "bad time value \"" + Printable(v, 40) + "\" for parameter " + std::string(name) +
-                       " (use a number with an optional unit s, m, h, d or w)");
+    std::string what = "bad time value \"" + Printable(v, 40) + "\" for parameter " + std::string(name) +
+                       " (use a number with an optional unit s, m, h, d or w)";
+    return Failure("4.3.5", "mail system configuration error: " + what, what);
   }
   return n * scale;
 }
@@ -300,8 +301,8 @@ Result<long> MainCf::GetInt(std::string_view name) const {
   long n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size()) {
-    return Failure("4.3.5", "mail system configuration error",
-                   "bad numerical value \"" + Printable(v, 40) + "\" for parameter " + std::string(name));
+    std::string what = "bad numerical value \"" + Printable(v, 40) + "\" for parameter " + std::string(name);
+    return Failure("4.3.5", "mail system configuration error: " + what, what);
   }
   return n;
 }

@@ -17,9 +17,9 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   if (!level.empty()) {
     auto l = ParseTlsLevel(level);
     if (!l) {
-      return Failure("4.3.5", "mail system configuration error",
-                     "unknown smtp_tls_security_level \"" + Printable(level, 40) +
-                         "\" (use none, may, encrypt, fingerprint, verify or secure)");
+      std::string what = "unknown smtp_tls_security_level \"" + Printable(level, 40) +
+                         "\" (use none, may, encrypt, fingerprint, verify or secure)";
+      return Failure("4.3.5", "mail system configuration error: " + what, what);
     }
     s.configured_level = *l;
   }

@@ -18,7 +18,7 @@ void HardenProcess() {
 
 Status RefuseRoot() {
   if (geteuid() == 0) {
-    return Failure("4.3.5", "mail system configuration error",
+    return Failure("4.3.5", "mail system configuration error: authrelay must not run as root",
                    "authrelay refuses to deliver as root; set user= in the master.cf pipe entry "
                    "to an unprivileged account");
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/sanitize.h"
+#include "log/log.h"
 #include "credmap/map.h"
 
 namespace authrelay {
@@ -54,6 +55,11 @@ class DbTable final : public LookupTable {
       return TableReadFailure(spec_, std::string("db_create: ") + db_strerror(rc));
     }
     std::unique_ptr<DB, DbCloser> db(raw);
+    // Berkeley DB prints its errors to stderr by default; ours is Postfix's
+    // bounce text. Send them to the log instead.
+    db->set_errcall(db.get(), [](const DB_ENV*, const char*, const char* msg) {
+      log::Warning(std::string("Berkeley DB: ") + Printable(msg ? msg : "", 300));
+    });
     int rc = db->open(db.get(), nullptr, path_.c_str(), nullptr, btree_ ? DB_BTREE : DB_HASH, DB_RDONLY, 0);
     if (rc != 0) {
       return TableReadFailure(spec_, "cannot open " + path_ + " as a " + (btree_ ? "btree" : "hash") +

@@ -48,7 +48,7 @@ Failure TableReadFailure(std::string_view spec, const std::string& detail) {
 Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<std::string>* warnings) {
   auto colon = spec.find(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return Failure("4.3.5", "mail system configuration error",
+    return Failure("4.3.5", "mail system configuration error: lookup table without a type",
                    "lookup table \"" + Printable(spec, 100) + "\" has no type: use type:name, e.g. hash:/etc/postfix/sasl_passwd");
   }
   std::string type(spec.substr(0, colon));
@@ -60,7 +60,7 @@ Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vecto
                        "\" is not supported by authrelay; use hash:, btree:, lmdb: or texthash:");
   }
   if (name.empty() || name[0] != '/') {
-    return Failure("4.3.5", "mail system configuration error",
+    return Failure("4.3.5", "mail system configuration error: lookup table with a relative path",
                    "lookup table " + Printable(spec, 200) + ": use an absolute path");
   }
   std::string path = TableFilePath(type, name);
@@ -116,7 +116,8 @@ Result<std::optional<TableList::Hit>> TableList::Find(std::string_view key) {
     if (!r.ok()) return r.failure();
     if (r.value()) {
       if (r.value()->empty()) {
-        return Failure("4.3.5", "mail system configuration error",
+        return Failure("4.3.5", "mail system configuration error: " + parameter_ + ": lookup of \"" +
+                                    Printable(key, 100) + "\" returns an empty string result",
                        parameter_ + ": lookup of \"" + Printable(key, 100) + "\" in " + t->spec() +
                            " returns an empty string result (give it a value or remove the entry)");
       }

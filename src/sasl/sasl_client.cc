@@ -36,9 +36,9 @@ Result<unsigned> ParseSaslSecurityOptions(const std::string& parameter, const st
     else if (w == "mutual_auth") flags |= SASL_SEC_MUTUAL_AUTH;
     else if (w == "forward_secrecy") flags |= SASL_SEC_FORWARD_SECRECY;
     else {
-      return Failure("4.3.5", "mail system configuration error",
-                     parameter + ": unknown SASL security option \"" + Printable(word, 40) +
-                         "\" (use noplaintext, noactive, nodictionary, noanonymous, mutual_auth)");
+      std::string what = parameter + ": unknown SASL security option \"" + Printable(word, 40) +
+                         "\" (use noplaintext, noactive, nodictionary, noanonymous, mutual_auth)";
+      return Failure("4.3.5", "mail system configuration error: " + what, what);
     }
   }
   return flags;

@@ -11,9 +11,9 @@ namespace authrelay {
 namespace {
 
 Failure BadNextHop(std::string_view hop, const std::string& why) {
-  return Failure("4.3.5", "mail system configuration error: bad next hop",
-                 "next hop \"" + Printable(hop, 200) + "\": " + why +
-                     " (use [host]:port, e.g. [smtp.gmail.com]:587)");
+  std::string what = "bad next hop \"" + Printable(hop, 200) + "\": " + why +
+                     " (use [host]:port, e.g. [smtp.gmail.com]:587)";
+  return Failure("4.3.5", "mail system configuration error: " + what, what);
 }
 
 }  // namespace
