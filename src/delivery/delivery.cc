@@ -14,6 +14,7 @@
 #include "core/process.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
+#include "delivery/remedy.h"
 #include "log/log.h"
 #include "net/connection.h"
 
@@ -56,6 +57,7 @@ struct Outcome {
   bool delivered = false;
   std::optional<Failure> failure;
   std::string relay = "none";
+  int port = 0;
   std::string reply;
   std::optional<TlsInfo> tls;
   AttemptResult attempt;
@@ -74,6 +76,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     out.failure = hops.failure();
     return out;
   }
+  out.port = hops.value().front().port;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
     std::vector<std::string> warnings;
@@ -120,6 +123,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
       continue;
     }
+    out.port = hop.port;
     for (const Endpoint& ep : endpoints.value()) {
       if (deadline.Expired()) break;
       auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline));
@@ -230,6 +234,7 @@ Report Deliver(const Options& o, MessageSource& message) {
   Report rep = FailureReport(*out.failure, s.soft_bounce);
   std::string dsn = rep.line.substr(0, rep.line.find(' '));
   if (!out.failure->detail().empty()) log::Info("detail: " + out.failure->detail());
+  if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) log::Info("fix: " + fix);
   report_all(out.relay, dsn, rep.exit_code == kExitBounce ? "bounced" : "deferred", out.failure->text());
   return rep;
 }
@@ -359,6 +364,9 @@ int RunProbe(const Options& o, const Context& ctx) {
     std::cout << "AUTH offered: " << (offered.empty() ? "(none)" : offered) << "\n";
     std::cout << "AUTH chosen: " << (chosen.empty() ? "(none)" : chosen) << "\n";
     std::cout << "result: " << rep.line << "\n";
+    if (!out.delivered) {
+      if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) std::cout << "fix: " << fix << "\n";
+    }
   }
   return rep.exit_code;
 }
