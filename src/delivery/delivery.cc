@@ -14,6 +14,7 @@
 #include "core/process.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
+#include "delivery/context.h"
 #include "delivery/remedy.h"
 #include "log/log.h"
 #include "net/connection.h"
@@ -31,26 +32,6 @@ long FdMessageSource::Read(char* buf, std::size_t len) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Context {
-  MainCf cf;
-  Settings settings;
-};
-
-std::string ConfigDir(const Options& o) {
-  if (o.config_dir) return *o.config_dir;
-  if (const char* env = std::getenv("MAIL_CONFIG"); env && *env) return env;
-  return "/etc/postfix";
-}
-
-Result<Context> LoadContext(const Options& o) {
-  auto cf = MainCf::Load(ConfigDir(o));
-  if (!cf.ok()) return cf.failure();
-  for (const auto& [name, value] : o.overrides) cf.value().Set(name, value);
-  auto settings = LoadSettings(cf.value());
-  if (!settings.ok()) return settings.failure();
-  return Context{std::move(cf).value(), std::move(settings).value()};
-}
 
 // What one run through the next-hop list ended with.
 struct Outcome {
@@ -241,19 +222,6 @@ Report Deliver(const Options& o, MessageSource& message) {
 
 namespace {
 
-void JsonString(std::ostream& os, std::string_view s) {
-  os << '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') os << '\\' << c;
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      os << buf;
-    } else os << c;
-  }
-  os << '"';
-}
-
 int RunLookup(const Options& o, const Context& ctx) {
   const Settings& s = ctx.settings;
   auto hops = ParseNextHops(o.target);
@@ -371,53 +339,6 @@ int RunProbe(const Options& o, const Context& ctx) {
   return rep.exit_code;
 }
 
-int RunCheck(const Context& ctx) {
-  const Settings& s = ctx.settings;
-  int problems = 0;
-  std::cout << "config: " << s.config_dir << "/main.cf\n";
-  std::string relayhost = ctx.cf.Get("relayhost");
-  std::vector<std::string> warnings;
-  std::optional<TableList> tables;
-  if (s.sasl_enable) {
-    auto t = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
-    if (!t.ok()) {
-      ++problems;
-      std::cout << "error: " << t.failure().detail() << "\n";
-    } else {
-      tables = std::move(t).value();
-      std::cout << "smtp_sasl_password_maps: " << s.password_maps << ": readable\n";
-    }
-  } else {
-    std::cout << "smtp_sasl_auth_enable = no: no SMTP AUTH\n";
-  }
-  for (const auto& w : warnings) std::cout << "warning: " << w << "\n";
-  if (!relayhost.empty()) {
-    auto hops = ParseNextHops(relayhost);
-    if (!hops.ok()) {
-      ++problems;
-      std::cout << "error: relayhost: " << hops.failure().detail() << "\n";
-    } else {
-      for (const auto& hop : hops.value()) {
-        bool have = false;
-        if (tables) {
-          auto f = FindCredentials(*tables, {"", hop.host, hop.verbatim, false, ""});
-          have = f.ok() && f.value().has_value();
-        }
-        std::string why;
-        TlsLevel level = EffectiveTlsLevel(s, have, hop, &why);
-        std::cout << "next hop " << hop.verbatim << ": TLS " << TlsLevelName(level) << " (" << why << "), "
-                  << (ImplicitTls(s, hop) ? "implicit TLS" : "STARTTLS") << ", "
-                  << (have ? "credentials found" : "no credentials") << "\n";
-        if (have && level < TlsLevel::kFingerprint) {
-          std::cout << "warning: credentials for " << hop.verbatim << " would be sent over TLS that is not verified "
-                    << "(set smtp_tls_security_level = secure)\n";
-        }
-      }
-    }
-  }
-  return problems ? kExitTempFail : kExitOk;
-}
-
 }  // namespace
 
 int RunOpsCommand(const Options& o) {
@@ -446,7 +367,7 @@ int RunOpsCommand(const Options& o) {
       SaslLibrary sasl;
       return RunProbe(o, ctx.value());
     }
-    case Mode::kCheck: return RunCheck(ctx.value());
+    case Mode::kCheck: return RunCheck(o, ctx.value());
     default: return kExitTempFail;
   }
 }

@@ -216,7 +216,11 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   char cn[256] = "";
   X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
   info->peer_subject = Printable(cn, 200);
-  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+  // The chain as verified (leaf to trust anchor) when verification ran and
+  // succeeded, else what the server sent.
+  STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
+  if (!chain || sk_X509_num(chain) == 0) chain = SSL_get_peer_cert_chain(ssl);
+  if (chain) {
     for (int i = 0; i < sk_X509_num(chain) && i < 10; ++i) {
       X509* c = sk_X509_value(chain, i);
       info->chain.push_back("depth " + std::to_string(i) + ": subject=" + NameLine(X509_get_subject_name(c)) +

@@ -1,0 +1,212 @@
+// --check: everything that can be known without sending mail. Run it as
+// the pipe user: map permissions are then exactly what Postfix will see.
+#include <unistd.h>
+
+#include <iostream>
+#include <vector>
+
+#include "core/sanitize.h"
+#include "credmap/credentials.h"
+#include "delivery/context.h"
+#include "delivery/report.h"
+#include "sasl/sasl_client.h"
+#include "smtp/nexthop.h"
+#include "tls/tls_client.h"
+
+namespace authrelay {
+namespace {
+
+struct Problem {
+  std::string severity;  // "error" (a delivery would defer) or "warning"
+  std::string what;
+  std::string fix;
+};
+
+struct HopReport {
+  std::string nexthop;
+  std::string level;
+  std::string level_why;
+  bool implicit_tls = false;
+  bool credentials = false;
+  std::string username;
+};
+
+class Checker {
+ public:
+  explicit Checker(const Context& ctx) : ctx_(ctx), s_(ctx.settings) {}
+
+  void Run(const std::vector<std::string>& nexthops) {
+    CheckMaps();
+    CheckSaslOptions();
+    for (const auto& nh : nexthops) CheckNextHop(nh);
+    if (nexthops.empty()) {
+      Warn("no relayhost and no next hop given: only the general settings were checked",
+           "run authrelay --check --nexthop=[smtp.example.com]:587 for a per-destination (transport_maps) next hop");
+    }
+  }
+
+  int Print(bool json) const {
+    bool errors = false;
+    for (const auto& p : problems_) errors = errors || p.severity == "error";
+    if (json) {
+      std::cout << "{\"config_directory\":";
+      JsonString(std::cout, s_.config_dir);
+      std::cout << ",\"nexthops\":[";
+      for (std::size_t i = 0; i < hops_.size(); ++i) {
+        const HopReport& h = hops_[i];
+        std::cout << (i ? "," : "") << "{\"nexthop\":";
+        JsonString(std::cout, h.nexthop);
+        std::cout << ",\"tls_level\":\"" << h.level << "\",\"tls_level_source\":";
+        JsonString(std::cout, h.level_why);
+        std::cout << ",\"implicit_tls\":" << (h.implicit_tls ? "true" : "false")
+                  << ",\"credentials\":" << (h.credentials ? "true" : "false") << ",\"username\":";
+        JsonString(std::cout, h.username);
+        std::cout << "}";
+      }
+      std::cout << "],\"problems\":[";
+      for (std::size_t i = 0; i < problems_.size(); ++i) {
+        std::cout << (i ? "," : "") << "{\"severity\":\"" << problems_[i].severity << "\",\"what\":";
+        JsonString(std::cout, problems_[i].what);
+        std::cout << ",\"fix\":";
+        JsonString(std::cout, problems_[i].fix);
+        std::cout << "}";
+      }
+      std::cout << "],\"ok\":" << (errors ? "false" : "true") << "}\n";
+    } else {
+      std::cout << "config: " << s_.config_dir << "/main.cf (as uid " << geteuid() << ")\n";
+      for (const auto& h : hops_) {
+        std::cout << "next hop " << h.nexthop << ": TLS " << h.level << " (" << h.level_why << "), "
+                  << (h.implicit_tls ? "implicit TLS" : "STARTTLS") << ", "
+                  << (h.credentials ? "AUTH as " + h.username : std::string("no credentials: no AUTH")) << "\n";
+      }
+      for (const auto& p : problems_) {
+        std::cout << p.severity << ": " << p.what << "\n";
+        if (!p.fix.empty()) std::cout << "  fix: " << p.fix << "\n";
+      }
+      std::cout << (errors ? "problems found: mail would be deferred\n"
+                           : problems_.empty() ? "ok: no problems found\n" : "ok: warnings only\n");
+    }
+    return errors ? kExitTempFail : kExitOk;
+  }
+
+ private:
+  void Error(std::string what, std::string fix) { problems_.push_back({"error", std::move(what), std::move(fix)}); }
+  void Warn(std::string what, std::string fix) { problems_.push_back({"warning", std::move(what), std::move(fix)}); }
+
+  void CheckMaps() {
+    if (!s_.sasl_enable) return;
+    if (Trim(s_.password_maps).empty()) {
+      Warn("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no credentials will be sent",
+           "set smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd");
+      return;
+    }
+    std::vector<std::string> warnings;
+    auto t = TableList::Open("smtp_sasl_password_maps", s_.password_maps, &warnings);
+    for (const auto& w : warnings) {
+      auto paren = w.rfind(" (");
+      Warn(paren == std::string::npos ? w : w.substr(0, paren),
+           paren == std::string::npos ? "" : w.substr(paren + 2, w.size() - paren - 3));
+    }
+    if (!t.ok()) {
+      const std::string& d = t.failure().detail().empty() ? t.failure().text() : t.failure().detail();
+      auto paren = d.rfind(" (");
+      Error(paren == std::string::npos ? d : d.substr(0, paren),
+            paren == std::string::npos ? "" : d.substr(paren + 2, d.size() - paren - 3));
+      return;
+    }
+    tables_ = std::move(t).value();
+  }
+
+  void CheckSaslOptions() {
+    for (const char* p : {"smtp_sasl_security_options", "smtp_sasl_tls_security_options",
+                          "smtp_sasl_tls_verified_security_options"}) {
+      auto flags = ParseSaslSecurityOptions(p, ctx_.cf.Get(p));
+      if (!flags.ok()) Error(flags.failure().detail(), "");
+    }
+    if (!s_.sasl_enable) return;
+    std::string filter = Lowercase(s_.session.mechanism_filter);
+    std::string verified = Lowercase(s_.session.sasl_options_verified);
+    if (!filter.empty() && verified.find("noplaintext") != std::string::npos &&
+        (filter.find("plain") != std::string::npos || filter.find("login") != std::string::npos) &&
+        filter.find("cram") == std::string::npos && filter.find("scram") == std::string::npos) {
+      Error("smtp_sasl_mechanism_filter allows only plaintext mechanisms, but "
+            "smtp_sasl_tls_verified_security_options (default: smtp_sasl_tls_security_options, then "
+            "smtp_sasl_security_options) says noplaintext: no mechanism is left",
+            "set smtp_sasl_tls_security_options = noanonymous");
+    }
+  }
+
+  void CheckNextHop(const std::string& value) {
+    auto hops = ParseNextHops(value);
+    if (!hops.ok()) {
+      Error(hops.failure().detail(), "");
+      return;
+    }
+    for (const NextHop& hop : hops.value()) {
+      HopReport h;
+      h.nexthop = hop.verbatim;
+      std::optional<Credentials> creds;
+      if (tables_) {
+        auto f = FindCredentials(*tables_, {"", hop.host, hop.verbatim, false, ""});
+        if (!f.ok()) {
+          Error(f.failure().detail().empty() ? f.failure().text() : f.failure().detail(), "");
+        } else if (f.value()) {
+          creds = std::move(f.value());
+          h.credentials = true;
+          h.username = creds->username;
+          if (creds->password.empty()) {
+            Warn("the entry for " + hop.verbatim + " has no password (no colon in the value)",
+                 "write the value as username:password");
+          }
+        }
+      }
+      TlsLevel level = EffectiveTlsLevel(s_, h.credentials, hop, &h.level_why);
+      h.level = TlsLevelName(level);
+      h.implicit_tls = ImplicitTls(s_, hop);
+      if (h.credentials && level < TlsLevel::kFingerprint) {
+        Warn("credentials for " + hop.verbatim + " would be sent over TLS that is not verified (level " + h.level +
+                 ")",
+             "set smtp_tls_security_level = secure (or remove it: authrelay then uses secure toward next hops "
+             "with credentials)");
+      }
+      if (h.credentials && level == TlsLevel::kNone && !s_.allow_plaintext_auth) {
+        Error("credentials exist for " + hop.verbatim + " but smtp_tls_security_level = none: authrelay will not "
+                                                         "send them unencrypted and will defer",
+              "use TLS (smtp_tls_security_level = secure)");
+      }
+      if (s_.wrappermode && hop.port == 587) {
+        Warn("smtp_tls_wrappermode = yes with port 587: port 587 normally speaks STARTTLS",
+             "remove smtp_tls_wrappermode, or use port 465 for implicit TLS");
+      }
+      if (level >= TlsLevel::kVerify) {
+        TlsClient tls(MakeTlsPolicy(s_, level, hop));
+        auto c = tls.Context();
+        if (!c.ok()) Error(c.failure().text() + ": " + c.failure().detail(), "");
+      }
+      if (level == TlsLevel::kFingerprint && s_.fingerprint_cert_match.empty()) {
+        Error("smtp_tls_security_level = fingerprint but smtp_tls_fingerprint_cert_match is empty",
+              "add the server certificate's fingerprint");
+      }
+      hops_.push_back(std::move(h));
+    }
+  }
+
+  const Context& ctx_;
+  const Settings& s_;
+  std::optional<TableList> tables_;
+  std::vector<Problem> problems_;
+  std::vector<HopReport> hops_;
+};
+
+}  // namespace
+
+int RunCheck(const Options& o, const Context& ctx) {
+  std::vector<std::string> nexthops;
+  if (o.nexthop) nexthops.push_back(*o.nexthop);
+  else if (std::string relayhost = ctx.cf.Get("relayhost"); !relayhost.empty()) nexthops.push_back(relayhost);
+  Checker checker(ctx);
+  checker.Run(nexthops);
+  return checker.Print(o.json);
+}
+
+}  // namespace authrelay

@@ -1,0 +1,31 @@
+// What every mode shares: the loaded main.cf with -o applied, and its
+// typed settings; plus a JSON string writer for --json output.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "cli/options.h"
+#include "config/main_cf.h"
+#include "config/settings.h"
+#include "core/result.h"
+
+namespace authrelay {
+
+struct Context {
+  MainCf cf;
+  Settings settings;
+};
+
+// -c DIR, else $MAIL_CONFIG, else /etc/postfix.
+std::string ConfigDir(const Options& o);
+Result<Context> LoadContext(const Options& o);
+
+void JsonString(std::ostream& os, std::string_view s);
+
+// --check: config, maps, CAs and the policy each next hop gets; every
+// problem with its fix. Returns the exit code (75 if a delivery would defer).
+int RunCheck(const Options& o, const Context& ctx);
+
+}  // namespace authrelay
