@@ -1,0 +1,62 @@
+#!/bin/bash
+# The .deb (issue #4): lintian reports no errors, dpkg -i installs it,
+# man authrelay shows the page, and authrelay-setup followed by sendmail
+# delivers through the test smarthost. Removes the package afterwards.
+# Usage: package_test.sh BUILD_DIR   (as root; installs into /usr)
+set -euo pipefail
+BUILD=$(readlink -f "$1")
+(cd "$BUILD" && cpack -G DEB >/dev/null)
+DEB=$(ls -t "$BUILD"/authrelay_*_amd64.deb | head -1)
+E2E_BIN=/usr/libexec/authrelay/authrelay
+source "$(dirname "$0")/lib.sh"
+passed=0 failed=0
+ok() { log "ok: $*"; passed=$((passed + 1)); }
+bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
+user_existed=0; getent passwd authrelay >/dev/null && user_existed=1
+cleanup() {
+  e2e_teardown
+  dpkg -r authrelay >/dev/null 2>&1 || true
+  [ "$user_existed" = 1 ] || userdel authrelay 2>/dev/null || true
+}
+trap cleanup EXIT
+
+lint=$(lintian "$DEB" 2>&1 | grep -v 'running with root privileges' || true)
+if grep -q '^E:' <<<"$lint"; then bad "lintian errors: $lint"; else ok "lintian: no errors (${lint:-clean})"; fi
+dpkg -i "$DEB" >/dev/null
+[ -x /usr/libexec/authrelay/authrelay ] && [ -x /usr/libexec/authrelay/authrelay-setup ] \
+  && ok "dpkg -i installed the binary and the setup script under /usr/libexec/authrelay" || bad "files missing after dpkg -i"
+man -P cat authrelay 2>/dev/null | grep -qE "authrelay +- +Postfix +pipe\(8\) +transport" && ok "man authrelay shows the page" \
+  || bad "man authrelay"
+/usr/libexec/authrelay/authrelay --version | grep -q "Cyrus SASL client mechanisms: .*PLAIN" && ok "--version lists SASL mechanisms" \
+  || bad "--version"
+
+e2e_setup
+R=$E2E_DIR/relay
+SETUP=/usr/libexec/authrelay/authrelay-setup
+args=(-c "$R" --user authrelay --map "hash:$R/sasl_passwd" --relayhost "[smarthost.test]:587")
+before=$(cat "$R/master.cf" "$R/main.cf" | md5sum)
+dry=$(ns "$SETUP" --dry-run "${args[@]}")
+after=$(cat "$R/master.cf" "$R/main.cf" | md5sum)
+[ "$before" = "$after" ] && grep -q "would run: postconf -c" <<<"$dry" && ok "--dry-run shows the changes and makes none" \
+  || bad "dry run changed files or said nothing: $dry"
+ns "$SETUP" "${args[@]}" > "$E2E_DIR/setup1.log"
+getent passwd authrelay >/dev/null && ok "setup created the system user" || bad "no authrelay user"
+first=$(cat "$R/master.cf" "$R/main.cf" | md5sum)
+second_out=$(ns "$SETUP" "${args[@]}")
+second=$(cat "$R/master.cf" "$R/main.cf" | md5sum)
+[ "$first" = "$second" ] && ! grep -q "would run\|^postconf" <<<"$second_out" && ok "setup is idempotent (second run changes nothing)" \
+  || bad "second run changed something: $second_out"
+[ "$(postconf -c "$R" -M authrelay/unix | grep -c .)" = 1 ] && postconf -c "$R" -M authrelay/unix | grep -q "user=authrelay " \
+  && postconf -c "$R" -M authrelay/unix | grep -q "argv=/usr/libexec/authrelay/authrelay --nexthop=" \
+  && ok "one master.cf entry, running the installed binary as authrelay" || bad "master.cf: $(postconf -c "$R" -M authrelay/unix)"
+[ "$(stat -c '%G %a' "$R/sasl_passwd.db")" = "authrelay 640" ] && ok "map group authrelay, mode 640" \
+  || bad "map perms: $(stat -c '%G %a' "$R/sasl_passwd.db")"
+chown authrelay "$R/log"
+printf 'From: pkg@example.org\nSubject: package\nMessage-ID: <pkg-1@e2e.test>\n\nvia the installed package\n' > "$E2E_DIR/pkg.eml"
+e2e_send pkg@example.org someone@example.com "$E2E_DIR/pkg.eml"
+if e2e_wait_maildir "pkg-1@e2e.test" >/dev/null; then ok "setup + sendmail delivered through the smarthost"
+else bad "not delivered: $(tail -3 "$R/maillog")"; fi
+
+echo "$passed passed, $failed failed"
+if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
+[ "$failed" = 0 ]
