@@ -14,7 +14,16 @@ RUNAS=nobody
 install -m 755 "$BIN" "$D/authrelay"
 passed=0 failed=0
 SINK_PID=
-cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; [ -n "${STALL_PID:-}" ] && kill "$STALL_PID" 2>/dev/null; rm -rf "$D"; }
+cleanup() {
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+  [ -n "${STALL_PID:-}" ] && kill "$STALL_PID" 2>/dev/null
+  if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then  # logs and outputs for tests/check_secrets.sh
+    mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/contract-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
+    cp "$D/cf/authrelay.log" "$D/all-output" "$AUTHRELAY_TEST_ARTIFACTS/contract-$$/" 2>/dev/null
+    [ -n "${SECRET:-}" ] && echo "$SECRET" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/contract-$$"
+  fi
+  rm -rf "$D"
+}
 trap cleanup EXIT
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
@@ -43,6 +52,7 @@ run() {
     timeout 30 "$D/authrelay" "$@" < "$input" > "$out" 2> "$err"
   rc=$?
   local lines; lines=$(wc -l < "$out")
+  cat "$out" "$err" >> "$D/all-output"
   if [ "$rc" != "$want_exit" ]; then bad "$name: exit $rc, want $want_exit ($(head -c 300 "$out"))"; return; fi
   if [ "$lines" != 1 ]; then bad "$name: $lines lines on stdout"; return; fi
   if [ -s "$err" ]; then bad "$name: stderr not empty: $(head -c 200 "$err")"; return; fi
@@ -76,7 +86,8 @@ run "missing config directory defers" 75 "4.3.5 " "$D/small.eml" -c /nonexistent
 
 # --- maps ------------------------------------------------------------------------------
 sasl_cf() { base_cf; printf 'smtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = %s\n' "$1" >> "$D/cf/main.cf"; }
-printf '[127.0.0.1]:%s user:pass\n' "$PORT" > "$D/cf/map"
+SECRET="ct-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-pw"
+printf '[127.0.0.1]:%s user:%s\n' "$PORT" "$SECRET" > "$D/cf/map"
 chgrp nogroup "$D/cf/map"; chmod 640 "$D/cf/map"
 postmap -c "$D/cf" "hash:$D/cf/map" 2>/dev/null
 cp -p "$D/cf/map.db" "$D/cf/good.db"

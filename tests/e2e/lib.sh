@@ -203,8 +203,22 @@ e2e_setup() {
   sleep 1
 }
 
+# Keeps every log and output of this run, and its secrets, for the
+# suite-wide secret check (tests/check_secrets.sh).
+e2e_collect() {
+  local dest=${AUTHRELAY_TEST_ARTIFACTS:-}
+  [ -n "$dest" ] && [ -n "$E2E_DIR" ] && [ -d "$E2E_DIR" ] || return 0
+  local d="$dest/$(basename "$0" .sh)-$$"
+  mkdir -p "$d" "$dest/secrets"
+  cp -r "$E2E_DIR/relay/maillog" "$E2E_DIR/relay/log" "$d/" 2>/dev/null
+  mkdir -p "$d/smarthost"; cp -r "$E2E_DIR/smarthost/maillog" "$E2E_DIR/smarthost/maildir" "$d/smarthost/" 2>/dev/null
+  find "$E2E_DIR" -maxdepth 1 -type f \( -name '*.out' -o -name '*.err' -o -name '*.txt' -o -name '*.log' \) -exec cp {} "$d/" \; 2>/dev/null
+  printf '%s\n' "$E2E_PASSWORD" "$E2E_GMAIL_PASSWORD" "$E2E_WRONG_PASSWORD" > "$dest/secrets/$(basename "$d")"
+}
+
 e2e_teardown() {
   set +e
+  e2e_collect
   if [ -n "$E2E_DIR" ]; then
     ns postfix -c "$E2E_DIR/relay" stop >/dev/null 2>&1
     ns postfix -c "$E2E_DIR/smarthost" stop >/dev/null 2>&1

@@ -49,6 +49,17 @@ struct GlobalSetup {
     std::remove(o.file.c_str());
     log::Init(o);
   }
+  ~GlobalSetup() {
+    // Hand the log and the secret to the suite-wide secret check.
+    if (const char* dest = std::getenv("AUTHRELAY_TEST_ARTIFACTS")) {
+      std::string d = dest;
+      std::string name = "protocol-" + std::to_string(getpid());
+      std::system(("mkdir -p " + d + "/" + name + " " + d + "/secrets && cp " + LogPath() + " " + d + "/" + name +
+                   "/").c_str());
+      std::ofstream(d + "/secrets/" + name) << kPassword << "\n";
+    }
+    std::remove(LogPath().c_str());
+  }
   static std::string LogPath() { return "/tmp/authrelay-protocol-test-" + std::to_string(getpid()) + ".log"; }
 };
 
