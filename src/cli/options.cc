@@ -48,6 +48,7 @@ std::string UsageText() {
          "       authrelay --check [-c DIR] [--json]\n"
          "       authrelay --lookup NEXTHOP [--sender=ADDR] [--json]\n"
          "       authrelay --probe NEXTHOP [--sender=ADDR] [--rcpt=ADDR] [--json]\n"
+         "       authrelay --postconf [-c DIR] -- PARAMETER...\n"
          "       authrelay --version\n";
 }
 
@@ -99,6 +100,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       if (missing) return UsageError("--probe needs a next hop");
       if (!set_mode(Mode::kProbe)) return UsageError("only one of --check, --lookup, --probe, --version");
       o.target = *v;
+    } else if (a == "--postconf") {
+      if (!set_mode(Mode::kPostconf)) return UsageError("only one of --check, --lookup, --probe, --postconf, --version");
     } else if (a == "--check") {
       if (!set_mode(Mode::kCheck)) return UsageError("only one of --check, --lookup, --probe, --version");
     } else if (a == "--version") {

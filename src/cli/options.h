@@ -4,6 +4,8 @@
 //                      [-c DIR] [-o name=value]... [-v] -- RCPT...
 // Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
 //            with --sender=, --rcpt=, --json, --dry-run, -v, --trace.
+//            --postconf -- NAME...: the value authrelay reads for each
+//            parameter, expanded (compare: postconf -xh NAME).
 // Everything after "--" is a recipient, whatever it looks like.
 #pragma once
 
@@ -17,7 +19,7 @@
 
 namespace authrelay {
 
-enum class Mode { kDeliver, kCheck, kLookup, kProbe, kVersion, kHelp };
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kVersion, kHelp };
 
 struct Options {
   Mode mode = Mode::kDeliver;

@@ -239,19 +239,28 @@ std::string MainCf::ExpandDepth(std::string_view text, int depth, std::size_t& b
       std::size_t k = 0;
       while (k < inner.size() && IsNameChar(inner[k])) ++k;
       std::string name(inner.substr(0, k));
-      std::string value = ExpandDepth(Raw(name).value_or(""), depth + 1, budget);
-      if (k < inner.size() && (inner[k] == '?' || inner[k] == ':')) {
+      std::optional<std::string> raw = Raw(name);
+      // Postfix tests the parameter's stored (unexpanded) value in
+      // ${name?..} and ${name:..}: "$smtp_tls_cert_file" counts as set even
+      // when it expands to nothing (postconf -x agrees).
+      bool raw_nonempty = raw && !raw->empty();
+      std::string_view rest = k < inner.size() ? inner.substr(k + 1) : std::string_view();
+      std::size_t mid = rest.find("}:{");
+      if (k < inner.size() && inner[k] == '?' && rest.size() >= 2 && rest.front() == '{' && rest.back() == '}' &&
+          mid != std::string_view::npos) {
+        // Postfix 3.0+: ${name?{value1}:{value2}}.
+        std::string_view yes = rest.substr(1, mid - 1);
+        std::string_view no = rest.substr(mid + 3, rest.size() - mid - 4);
+        out += ExpandDepth(raw_nonempty ? yes : no, depth + 1, budget);
+      } else if (k < inner.size() && (inner[k] == '?' || inner[k] == ':')) {
         std::string_view alt = inner.substr(k + 1);
         // Postfix 3.0+: ${name?{text}} - braces protect the text.
         if (alt.size() >= 2 && alt.front() == '{' && alt.back() == '}') alt = alt.substr(1, alt.size() - 2);
-        bool nonempty = !value.empty();
-        if ((inner[k] == '?') == nonempty) {
-          out += ExpandDepth(alt, depth + 1, budget);
-        } else if (inner[k] == ':') {
-          out += value;
-        }
+        // ${name?text}: text if $name is non-empty, else nothing.
+        // ${name:text}: text if $name is empty or undefined, else nothing.
+        if ((inner[k] == '?') == raw_nonempty) out += ExpandDepth(alt, depth + 1, budget);
       } else {
-        out += value;
+        out += ExpandDepth(raw.value_or(""), depth + 1, budget);
       }
       i = j;
       continue;

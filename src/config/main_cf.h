@@ -1,7 +1,9 @@
 // main.cf as Postfix reads it: logical lines (a line starting with
 // whitespace continues the previous one), '#' comment lines, "name = value",
 // last assignment wins, -o overrides on top, and lazy $name / ${name} /
-// $(name) / ${name?text} / ${name:text} / $$ expansion with Postfix's
+// $(name) / ${name?text} / ${name:text} / ${name?{a}:{b}} / $$ expansion
+// (as postconf -x shows it: ${name:text} is text only when $name is empty,
+// and nothing otherwise) with Postfix's
 // built-in defaults for unset parameters.
 //
 // Pure: the parser takes text; Load() is the only function touching disk.

@@ -368,6 +368,9 @@ int RunOpsCommand(const Options& o) {
       return RunProbe(o, ctx.value());
     }
     case Mode::kCheck: return RunCheck(o, ctx.value());
+    case Mode::kPostconf:
+      for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
+      return kExitOk;
     default: return kExitTempFail;
   }
 }

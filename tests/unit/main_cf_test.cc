@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(expansion_and_defaults) {
   BOOST_REQUIRE(cf.ok());
   const MainCf& c = cf.value();
   BOOST_TEST(c.Get("a") == "mail.example.org/example.org");
-  BOOST_TEST(c.Get("b") == "|yes|fallback|example.org");
+  BOOST_TEST(c.Get("b") == "|yes|fallback|");  // postconf -xh agrees: ${set:x} is empty
   BOOST_TEST(c.Get("c") == "$literal");
   BOOST_TEST(c.Get("smtp_helo_name") == "mail.example.org");          // default $myhostname
   BOOST_TEST(c.Get("smtp_sasl_tls_security_options") == "noplaintext, noanonymous");
