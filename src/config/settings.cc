@@ -44,6 +44,7 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   s.fingerprint_cert_match = cf.Get("smtp_tls_fingerprint_cert_match");
   s.fingerprint_digest = cf.Get("smtp_tls_fingerprint_digest");
   s.inet_protocols = cf.Get("inet_protocols");
+  s.tls_policy_maps = cf.Get("smtp_tls_policy_maps");
   s.soft_bounce = cf.GetBool("soft_bounce");
   s.allow_plaintext_auth = cf.GetBool("authrelay_allow_plaintext_auth");
   s.log_file = cf.Get("authrelay_log_file");
@@ -135,6 +136,106 @@ TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop) {
     p.server_name.clear();  // SNI carries host names only (RFC 6066 §3)
   }
   return p;
+}
+
+namespace {
+
+std::vector<std::string> MatchNames(const std::string& words, const NextHop& hop, char separator) {
+  std::vector<std::string> names;
+  std::string cur;
+  auto flush = [&] {
+    std::string w(Trim(cur));
+    cur.clear();
+    if (w.empty()) return;
+    std::string l = Lowercase(w);
+    if (l == "hostname" || l == "nexthop") names.push_back(hop.host);
+    else if (l == "dot-nexthop") names.push_back("." + hop.host);
+    else names.push_back(w);
+  };
+  for (char c : words) {
+    if (c == separator || (separator == ':' && (c == ',' || c == ' '))) flush();
+    else cur.push_back(c);
+  }
+  flush();
+  return names;
+}
+
+// OpenSSL cipher lists for Postfix's cipher grades (TLS 1.2 and older;
+// TLS 1.3 suites are all strong).
+const char* CipherGrade(const std::string& grade) {
+  std::string g = Lowercase(grade);
+  if (g == "high") return "HIGH:!aNULL:!eNULL";
+  if (g == "medium") return "HIGH:MEDIUM:!aNULL:!eNULL";
+  if (g == "low" || g == "export") return "ALL:!aNULL:!eNULL";
+  if (g == "null") return "eNULL:!aNULL";
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> TlsPolicyKeys(const NextHop& hop) {
+  std::vector<std::string> keys = {hop.verbatim};
+  if (!hop.bracketed && hop.service.empty()) {
+    std::string d = hop.host;
+    for (auto dot = d.find('.'); dot != std::string::npos; dot = d.find('.', dot + 1)) {
+      keys.push_back(d.substr(dot));
+    }
+  }
+  return keys;
+}
+
+Status ApplyTlsPolicyEntry(const std::string& value, const NextHop& hop, const Settings& s, TlsLevel* level,
+                           TlsPolicy* policy) {
+  auto bad = [&](const std::string& why) {
+    return Failure("4.7.5", "client TLS configuration problem",
+                   "TLS policy lookup for " + hop.verbatim + ": " + why + " (in smtp_tls_policy_maps)");
+  };
+  std::vector<std::string> words = SplitList(value);
+  if (words.empty()) return bad("empty policy");
+  auto l = ParseTlsLevel(words[0]);
+  if (!l) return bad("invalid TLS level \"" + Printable(words[0], 40) + "\"");
+  *level = *l;
+  *policy = MakeTlsPolicy(s, *l, hop);
+  std::vector<std::string> matches;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    std::string w = words[i];
+    if (w.size() >= 2 && w.front() == '{' && w.back() == '}') w = std::string(Trim(w.substr(1, w.size() - 2)));
+    auto eq = w.find('=');
+    if (eq == std::string::npos) return bad("attribute without value: " + Printable(w, 60));
+    std::string name = Lowercase(Trim(w.substr(0, eq)));
+    std::string val(Trim(w.substr(eq + 1)));
+    if (name == "match") {
+      matches.push_back(val);
+    } else if (name == "protocols") {
+      int lo, hi;
+      if (!ProtocolRange(val, &lo, &hi)) return bad("invalid protocols=" + Printable(val, 60));
+      policy->protocols = val;
+    } else if (name == "ciphers") {
+      if (!CipherGrade(val)) return bad("invalid ciphers=" + Printable(val, 40));
+      policy->ciphers = CipherGrade(val);
+    } else if (name == "exclude") {
+      policy->exclude = val;
+    } else if (name == "servername") {
+      std::string v = Lowercase(val);
+      policy->server_name = (v == "hostname" || v == "nexthop") ? hop.host : val;
+    } else if (name == "tafile" || name == "connection_reuse" || name == "enable_rpk") {
+      // Accepted for compatibility; no effect on a one-message client.
+    } else {
+      return bad("unknown attribute " + Printable(name, 40));
+    }
+  }
+  if (!matches.empty()) {
+    policy->match_names.clear();
+    policy->fingerprints.clear();
+    for (const auto& m : matches) {
+      if (*l == TlsLevel::kFingerprint) {
+        for (const auto& f : MatchNames(m, hop, '|')) policy->fingerprints.push_back(f);
+      } else {
+        for (const auto& n : MatchNames(m, hop, ':')) policy->match_names.push_back(n);
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace authrelay

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/main_cf.h"
 #include "core/result.h"
@@ -35,6 +36,7 @@ struct Settings {
   std::string verify_cert_match, secure_cert_match;
   std::string fingerprint_cert_match, fingerprint_digest;
   std::string inet_protocols;
+  std::string tls_policy_maps;  // smtp_tls_policy_maps
   long connect_timeout = 30;
   long deadline_seconds = 800;  // our own, below authrelay_time_limit
   bool soft_bounce = false;     // Postfix's global soft_bounce
@@ -52,5 +54,17 @@ TlsLevel EffectiveTlsLevel(const Settings& s, bool have_credentials, const NextH
 bool ImplicitTls(const Settings& s, const NextHop& hop);
 
 TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop);
+
+// smtp_tls_policy_maps: the keys smtp(8) asks, in order: the next hop
+// verbatim, then, for a bare domain only, its parent domains ".b.c", ".c".
+std::vector<std::string> TlsPolicyKeys(const NextHop& hop);
+
+// Applies one smtp_tls_policy_maps value ("secure match=a:b protocols=...")
+// on top of the main.cf-derived policy: the level replaces any other, and
+// match=, protocols=, ciphers=, exclude=, servername= replace their
+// main.cf counterparts. Failure 4.7.5 "client TLS configuration problem"
+// for an unknown level or attribute, as smtp(8).
+Status ApplyTlsPolicyEntry(const std::string& value, const NextHop& hop, const Settings& s, TlsLevel* level,
+                           TlsPolicy* policy);
 
 }  // namespace authrelay

@@ -161,6 +161,12 @@ class Checker {
         }
       }
       TlsLevel level = EffectiveTlsLevel(s_, h.credentials, hop, &h.level_why);
+      TlsPolicy tls_policy = MakeTlsPolicy(s_, level, hop);
+      if (!Trim(s_.tls_policy_maps).empty()) {
+        auto p = FindTlsPolicy(s_, hop, &level, &tls_policy);
+        if (!p.ok()) Error(p.failure().text() + ": " + p.failure().detail(), "fix the smtp_tls_policy_maps entry");
+        else if (p.value()) h.level_why = "smtp_tls_policy_maps";
+      }
       h.level = TlsLevelName(level);
       h.implicit_tls = ImplicitTls(s_, hop);
       if (h.credentials && level < TlsLevel::kFingerprint) {
@@ -179,7 +185,7 @@ class Checker {
              "remove smtp_tls_wrappermode, or use port 465 for implicit TLS");
       }
       if (level >= TlsLevel::kVerify) {
-        TlsClient tls(MakeTlsPolicy(s_, level, hop));
+        TlsClient tls(tls_policy);
         auto c = tls.Context();
         if (!c.ok()) Error(c.failure().text() + ": " + c.failure().detail(), "");
       }

@@ -1,6 +1,8 @@
 #include "delivery/context.h"
 
 #include <cstdio>
+
+#include "credmap/map.h"
 #include <cstdlib>
 
 namespace authrelay {
@@ -31,6 +33,30 @@ void JsonString(std::ostream& os, std::string_view s) {
     } else os << c;
   }
   os << '"';
+}
+
+// Looks the next hop up in smtp_tls_policy_maps; applies a hit. Returns
+// whether one was found.
+Result<bool> FindTlsPolicy(const Settings& s, const NextHop& hop, TlsLevel* level, TlsPolicy* policy) {
+  auto tables = TableList::Open("smtp_tls_policy_maps", s.tls_policy_maps, nullptr);
+  if (!tables.ok()) {
+    return Failure("4.7.5", "client TLS configuration problem", tables.failure().detail());
+  }
+  for (const std::string& key : TlsPolicyKeys(hop)) {
+    auto hit = tables.value().Find(key);
+    if (!hit.ok()) return Failure("4.7.5", "client TLS configuration problem", hit.failure().detail());
+    if (!hit.value()) continue;
+    if (Status st = ApplyTlsPolicyEntry(hit.value()->value.Reveal(), hop, s, level, policy); !st.ok()) {
+      return st.failure();
+    }
+    // Implicit TLS still cannot go below encrypt.
+    if (ImplicitTls(s, hop) && *level < TlsLevel::kEncrypt) {
+      *level = TlsLevel::kEncrypt;
+      policy->level = *level;
+    }
+    return true;
+  }
+  return false;
 }
 
 }  // namespace authrelay

@@ -24,6 +24,11 @@ Result<Context> LoadContext(const Options& o);
 
 void JsonString(std::ostream& os, std::string_view s);
 
+// Looks the next hop up in smtp_tls_policy_maps (keys: TlsPolicyKeys) and
+// applies a hit to level and policy. Returns whether there was one; a table
+// error or a bad entry is Failure 4.7.5 "client TLS configuration problem".
+Result<bool> FindTlsPolicy(const Settings& s, const NextHop& hop, TlsLevel* level, TlsPolicy* policy);
+
 // --check: config, maps, CAs and the policy each next hop gets; every
 // problem with its fix. Returns the exit code (75 if a delivery would defer).
 int RunCheck(const Options& o, const Context& ctx);

@@ -93,10 +93,20 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     }
     std::string why;
     TlsLevel level = EffectiveTlsLevel(s, creds.has_value(), hop, &why);
+    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop);
+    if (!Trim(s.tls_policy_maps).empty()) {
+      auto policy = FindTlsPolicy(s, hop, &level, &tls_policy);
+      if (!policy.ok()) {
+        out.failure = policy.failure();
+        log::Warning(policy.failure().detail());
+        continue;  // smtp(8) skips the host with "client TLS configuration problem"
+      }
+      if (policy.value()) why = "smtp_tls_policy_maps";
+    }
     out.level = level;
     out.level_why = why;
     log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
-    TlsClient tls(MakeTlsPolicy(s, level, hop));
+    TlsClient tls(tls_policy);
 
     auto endpoints = ResolveHost(hop.host, hop.port, s.inet_protocols);
     if (!endpoints.ok()) {

@@ -113,6 +113,21 @@ Result<SSL_CTX*> TlsClient::Context() {
   SSL_CTX_set_min_proto_version(ctx.get(), lo);
   SSL_CTX_set_max_proto_version(ctx.get(), hi);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (!policy_.ciphers.empty() || !policy_.exclude.empty()) {
+    std::string list = policy_.ciphers.empty() ? "DEFAULT" : policy_.ciphers;
+    for (const std::string& x : SplitList(policy_.exclude)) {
+      for (std::size_t start = 0; start <= x.size();) {
+        auto colon = x.find(':', start);
+        std::string one = x.substr(start, colon == std::string::npos ? x.npos : colon - start);
+        if (!one.empty()) list += ":!" + one;
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+      }
+    }
+    if (SSL_CTX_set_cipher_list(ctx.get(), list.c_str()) != 1) {
+      return Failure("4.7.5", "client TLS configuration problem", "no usable ciphers in \"" + list + "\"");
+    }
+  }
   // We check the result ourselves after the handshake, as Postfix does, so
   // the log can say exactly what failed.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);

@@ -52,9 +52,10 @@ ScriptedServer& ScriptedServer::Expect(std::string prefix) {
   return *this;
 }
 
-ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key) {
-  steps_.push_back([this, cert, key] {
+ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int max_version) {
+  steps_.push_back([this, cert, key, max_version] {
     ctx_ = SSL_CTX_new(TLS_server_method());
+    if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
     if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
       error_ = "server cannot load " + cert;
@@ -67,6 +68,7 @@ ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key) {
       error_ = "server TLS handshake failed";
       return false;
     }
+    if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) sni_ = sni;
     return true;
   });
   return *this;

@@ -21,7 +21,8 @@ class ScriptedServer {
   ScriptedServer& Send(std::string line);         // adds CRLF
   ScriptedServer& SendRaw(std::string bytes);     // exactly these bytes, one write
   ScriptedServer& Expect(std::string prefix);     // next line must start with prefix
-  ScriptedServer& StartTls(std::string cert, std::string key);
+  // max_version: e.g. TLS1_2_VERSION to refuse TLS 1.3 (0 = any).
+  ScriptedServer& StartTls(std::string cert, std::string key, int max_version = 0);
   ScriptedServer& ReadData();                     // lines up to "." into data()
   ScriptedServer& Close();
 
@@ -31,6 +32,8 @@ class ScriptedServer {
   // Every line the client sent, in order.
   const std::vector<std::string>& received() const { return received_; }
   const std::string& data() const { return data_; }
+  // The SNI name the client sent ("" if none).
+  const std::string& sni() const { return sni_; }
 
  private:
   bool ReadLine(std::string& line);
@@ -46,6 +49,7 @@ class ScriptedServer {
   std::vector<std::function<bool()>> steps_;
   std::vector<std::string> received_;
   std::string data_;
+  std::string sni_;
   std::string error_;
   std::thread thread_;
 };

@@ -97,3 +97,39 @@ BOOST_AUTO_TEST_CASE(own_deadline_inside_time_limit) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls_policy_maps)
+
+BOOST_AUTO_TEST_CASE(keys_as_smtp8_asks_them) {
+  std::vector<std::string> bare = {"mail.example.com", ".example.com", ".com"};
+  BOOST_TEST(TlsPolicyKeys(Hop("mail.example.com")) == bare, boost::test_tools::per_element());
+  std::vector<std::string> bracketed = {"[smtp.gmail.com]:587"};
+  BOOST_TEST(TlsPolicyKeys(Hop("[smtp.gmail.com]:587")) == bracketed, boost::test_tools::per_element());
+  std::vector<std::string> port = {"example.com:587"};
+  BOOST_TEST(TlsPolicyKeys(Hop("example.com:587")) == port, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(entries) {
+  Settings s = Load("");
+  TlsLevel level = TlsLevel::kNone;
+  TlsPolicy p;
+  BOOST_REQUIRE(ApplyTlsPolicyEntry("secure match=a.example:nexthop { servername = sni.example } protocols=>=TLSv1.3",
+                                    Hop("[mx.example]:587"), s, &level, &p).ok());
+  BOOST_TEST((level == TlsLevel::kSecure));
+  std::vector<std::string> names = {"a.example", "mx.example"};
+  BOOST_TEST(p.match_names == names, boost::test_tools::per_element());
+  BOOST_TEST(p.server_name == "sni.example");
+  BOOST_TEST(p.protocols == ">=TLSv1.3");
+  BOOST_REQUIRE(ApplyTlsPolicyEntry("fingerprint match=AA:BB|CC:DD", Hop("[x]"), s, &level, &p).ok());
+  std::vector<std::string> fps = {"AA:BB", "CC:DD"};
+  BOOST_TEST(p.fingerprints == fps, boost::test_tools::per_element());
+  for (const char* bad : {"paranoid", "secure bogus=1", "secure match", "encrypt protocols=TLSv9", "", "may ciphers=ultra"}) {
+    auto st = ApplyTlsPolicyEntry(bad, Hop("[x]"), s, &level, &p);
+    BOOST_TEST_INFO(bad);
+    BOOST_REQUIRE(!st.ok());
+    BOOST_TEST(st.failure().dsn() == "4.7.5");
+    BOOST_TEST(st.failure().text() == "client TLS configuration problem");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

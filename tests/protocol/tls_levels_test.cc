@@ -1,0 +1,212 @@
+// Each TLS level, and each smtp_tls_policy_maps attribute, has a case that
+// fails if the setting were ignored.
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+
+#include "config/settings.h"
+#include "protocol/scripted_server.h"
+#include "protocol/test_client.h"
+
+using namespace authrelay;
+using namespace authrelay::testing;
+
+namespace {
+
+// STARTTLS with the given certificate, then a full plain delivery.
+ScriptedServer& TlsDelivery(ScriptedServer& s, const std::string& cert, int max_version = 0) {
+  return s.Send("220 mx.test ESMTP").Expect("EHLO").Send("250-mx.test").Send("250 STARTTLS").Expect("STARTTLS")
+      .Send("220 go").StartTls(Certs() + "/" + cert + ".pem", Certs() + "/" + cert + ".key", max_version)
+      .Expect("EHLO").Send("250 mx.test").Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok")
+      .Expect("DATA").Send("354 go").ReadData().Send("250 queued").Expect("QUIT").Send("221 bye");
+}
+
+AttemptResult RunWith(ScriptedServer& srv, const TlsPolicy& tls) {
+  srv.Start();
+  Client c;
+  c.tls = tls;
+  AttemptResult r = c.Run(srv.port(), /*with_creds=*/false);
+  srv.Finish();
+  return r;
+}
+
+TlsPolicy Level(TlsLevel l) {
+  TlsPolicy p;
+  p.level = l;
+  p.ca_file = Certs() + "/ca.pem";
+  p.match_names = {"mx.test"};
+  p.server_name = "mx.test";
+  return p;
+}
+
+std::string Fingerprint(const std::string& pem_path, bool pubkey) {
+  FILE* f = std::fopen(pem_path.c_str(), "r");
+  BOOST_REQUIRE(f);
+  X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (pubkey) X509_pubkey_digest(x, EVP_sha256(), md, &len);
+  else X509_digest(x, EVP_sha256(), md, &len);
+  X509_free(x);
+  std::string out;
+  char buf[4];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, i ? ":%02X" : "%02X", md[i]);
+    out += buf;
+  }
+  return out;
+}
+
+NextHop Hop(const std::string& s) {
+  auto r = ParseNextHops(s);
+  BOOST_REQUIRE(r.ok());
+  return r.value()[0];
+}
+
+Settings DefaultSettings() {
+  auto cf = MainCf::Parse("smtp_tls_CAfile = " + Certs() + "/ca.pem\n");
+  BOOST_REQUIRE(cf.ok());
+  auto s = LoadSettings(cf.value());
+  BOOST_REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+// A policy as smtp_tls_policy_maps would give it for [mx.test]:25.
+TlsPolicy FromPolicyMap(const std::string& entry) {
+  TlsLevel level = TlsLevel::kMay;
+  TlsPolicy p;
+  Settings s = DefaultSettings();
+  Status st = ApplyTlsPolicyEntry(entry, Hop("[mx.test]:25"), s, &level, &p);
+  BOOST_REQUIRE(st.ok());
+  BOOST_REQUIRE(p.level == level);
+  return p;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tls_levels)
+
+BOOST_AUTO_TEST_CASE(level_none_never_starts_tls) {
+  ScriptedServer srv;
+  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("MAIL").Send("250 ok").Expect("RCPT")
+      .Send("250 ok").Expect("DATA").Send("354 go").ReadData().Send("250 ok");
+  AttemptResult r = RunWith(srv, Level(TlsLevel::kNone));
+  BOOST_TEST(r.delivered);
+  for (const auto& l : srv.received()) BOOST_TEST(l != "STARTTLS");
+}
+
+BOOST_AUTO_TEST_CASE(level_may_uses_tls_without_checking_the_certificate) {
+  ScriptedServer srv;
+  TlsDelivery(srv, "selfsigned");
+  AttemptResult r = RunWith(srv, Level(TlsLevel::kMay));
+  BOOST_TEST(r.delivered);
+  BOOST_TEST(srv.Finish() == "");
+}
+
+BOOST_AUTO_TEST_CASE(level_may_goes_on_in_plaintext_when_tls_is_not_offered) {
+  ScriptedServer srv;
+  srv.Send("220 mx").Expect("EHLO").Send("250 mx").Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok")
+      .Expect("DATA").Send("354 go").ReadData().Send("250 ok");
+  BOOST_TEST(RunWith(srv, Level(TlsLevel::kMay)).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(level_fingerprint_matches_certificate_or_public_key) {
+  for (bool pubkey : {false, true}) {
+    ScriptedServer srv;
+    TlsDelivery(srv, "selfsigned");
+    TlsPolicy p = Level(TlsLevel::kFingerprint);
+    p.fingerprints = {Fingerprint(Certs() + "/selfsigned.pem", pubkey)};
+    BOOST_TEST(RunWith(srv, p).delivered);
+  }
+  ScriptedServer srv;
+  TlsDelivery(srv, "selfsigned");
+  TlsPolicy p = Level(TlsLevel::kFingerprint);
+  p.fingerprints = {Fingerprint(Certs() + "/server.pem", false)};  // another certificate's
+  AttemptResult r = RunWith(srv, p);
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->dsn() == "4.7.5");
+}
+
+BOOST_AUTO_TEST_CASE(level_verify_checks_chain_and_name) {
+  ScriptedServer good;
+  TlsDelivery(good, "server");
+  BOOST_TEST(RunWith(good, Level(TlsLevel::kVerify)).delivered);
+  ScriptedServer wrong;
+  TlsDelivery(wrong, "wrong");
+  AttemptResult r = RunWith(wrong, Level(TlsLevel::kVerify));
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->text() == "Server certificate not verified");
+}
+
+BOOST_AUTO_TEST_CASE(level_secure_dot_nexthop_accepts_a_subdomain_certificate) {
+  // The certificate names mx.test; the next hop is "test": dot-nexthop
+  // (.test) must accept it, plain nexthop alone must not.
+  Settings s = DefaultSettings();
+  TlsPolicy p = MakeTlsPolicy(s, TlsLevel::kSecure, Hop("[test]"));
+  ScriptedServer sub;
+  TlsDelivery(sub, "server");
+  BOOST_TEST(RunWith(sub, p).delivered);
+  p.match_names = {"test"};
+  ScriptedServer exact;
+  TlsDelivery(exact, "server");
+  BOOST_TEST(!RunWith(exact, p).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(policy_match_replaces_the_names) {
+  // wrong.pem names other.test: refused by default, accepted with match=.
+  ScriptedServer without;
+  TlsDelivery(without, "wrong");
+  BOOST_TEST(!RunWith(without, FromPolicyMap("secure")).delivered);
+  ScriptedServer with;
+  TlsDelivery(with, "wrong");
+  BOOST_TEST(RunWith(with, FromPolicyMap("secure match=other.test:nexthop")).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(policy_fingerprint_match_with_pipe_separator) {
+  ScriptedServer srv;
+  TlsDelivery(srv, "selfsigned");
+  std::string entry = "fingerprint match=00:11|" + Fingerprint(Certs() + "/selfsigned.pem", false);
+  BOOST_TEST(RunWith(srv, FromPolicyMap(entry)).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(policy_protocols_are_enforced) {
+  // The server stops at TLS 1.2; protocols=>=TLSv1.3 must refuse it.
+  ScriptedServer ok;
+  TlsDelivery(ok, "server", TLS1_2_VERSION);
+  BOOST_TEST(RunWith(ok, FromPolicyMap("secure")).delivered);
+  ScriptedServer strict;
+  TlsDelivery(strict, "server", TLS1_2_VERSION);
+  AttemptResult r = RunWith(strict, FromPolicyMap("secure protocols=>=TLSv1.3"));
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->dsn() == "4.7.5");
+  BOOST_TEST(r.failure->text() == "Cannot start TLS: handshake failure");
+}
+
+BOOST_AUTO_TEST_CASE(policy_exclude_removes_ciphers) {
+  // TLS 1.2 only, and every ECDHE suite excluded: the server's RSA key
+  // still allows DHE/RSA suites, but excluding "HIGH" leaves nothing.
+  ScriptedServer ok;
+  TlsDelivery(ok, "server", TLS1_2_VERSION);
+  BOOST_TEST(RunWith(ok, FromPolicyMap("encrypt ciphers=high")).delivered);
+  ScriptedServer none;
+  TlsDelivery(none, "server", TLS1_2_VERSION);
+  AttemptResult r = RunWith(none, FromPolicyMap("encrypt ciphers=high exclude=HIGH"));
+  BOOST_TEST(!r.delivered);
+}
+
+BOOST_AUTO_TEST_CASE(policy_servername_sets_sni) {
+  ScriptedServer srv;
+  TlsDelivery(srv, "server");
+  BOOST_TEST(RunWith(srv, FromPolicyMap("secure servername=sni.example")).delivered);
+  BOOST_TEST(srv.sni() == "sni.example");
+  ScriptedServer dflt;
+  TlsDelivery(dflt, "server");
+  BOOST_TEST(RunWith(dflt, FromPolicyMap("secure")).delivered);
+  BOOST_TEST(dflt.sni() == "mx.test");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
