@@ -30,17 +30,18 @@ for ((i = 0; i < 600; i++)); do
   kill -0 $src 2>/dev/null || [ "$(delivered)" -gt 0 ] || die "smtp-source ended before anything was delivered"
   sleep 0.1
 done
-# An orderly stop, as for maintenance: close the listeners, let sessions in
-# flight finish, then stop Postfix. (Killing smtpd between its queueing a
-# message and its 250 reply would make any SMTP client send that message
-# again: RFC 1047's window, which authrelay logs as "message may be sent
-# more than once".)
+# An orderly stop, as for maintenance: first make the smarthost defer
+# every new transaction (450 at RCPT, so no new session reaches DATA) and
+# let sessions in flight finish under the old configuration, then stop
+# Postfix. Killing smtpd between its queueing a message and its 250 reply
+# would make any SMTP client send that message again (RFC 1047's window,
+# which authrelay logs as "message may be sent more than once").
 log "$(delivered) delivered; stopping the smarthost for ${OUTAGE}s"
-postconf -c "$S" -e "master_service_disable = inet"
+postconf -c "$S" -e "smtpd_client_restrictions = defer"
 ns postfix -c "$S" reload >/dev/null 2>&1
-for ((i = 0; i < 100; i++)); do pgrep -f "smtpd -n 127.0.0.1:587" >/dev/null || break; sleep 0.1; done
+sleep 3
 ns postfix -c "$S" stop >/dev/null 2>&1
-postconf -c "$S" -e "master_service_disable ="
+postconf -c "$S" -e "smtpd_client_restrictions ="
 sleep "$OUTAGE"
 deferred=$(grep -c 'status=deferred' "$R/maillog" || true)
 log "starting the smarthost again ($deferred deferrals logged meanwhile); flushing the relay queue"
