@@ -109,7 +109,8 @@ TlsLevel EffectiveTlsLevel(const Settings& s, bool have_credentials, const NextH
   return level;
 }
 
-TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop) {
+TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop, const std::string& server_host) {
+  const std::string& host = server_host.empty() ? hop.host : server_host;
   TlsPolicy p;
   p.level = level;
   p.ca_file = s.ca_file;
@@ -124,12 +125,14 @@ TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop) {
   const std::string& match = level == TlsLevel::kSecure ? s.secure_cert_match : s.verify_cert_match;
   for (const std::string& word : SplitList(match)) {
     std::string w = Lowercase(word);
-    if (w == "hostname" || w == "nexthop") p.match_names.push_back(hop.host);
+    if (w == "hostname") p.match_names.push_back(host);
+    else if (w == "nexthop") p.match_names.push_back(hop.host);
     else if (w == "dot-nexthop") p.match_names.push_back("." + hop.host);
     else p.match_names.push_back(word);
   }
   std::string sni = Lowercase(Trim(s.servername));
-  if (sni.empty() || sni == "hostname" || sni == "nexthop") p.server_name = hop.host;
+  if (sni.empty() || sni == "hostname") p.server_name = host;
+  else if (sni == "nexthop") p.server_name = hop.host;
   else p.server_name = s.servername;
   unsigned char buf[16];
   if (inet_pton(AF_INET, p.server_name.c_str(), buf) == 1 || inet_pton(AF_INET6, p.server_name.c_str(), buf) == 1) {

@@ -53,7 +53,10 @@ TlsLevel EffectiveTlsLevel(const Settings& s, bool have_credentials, const NextH
 // Whether this hop uses implicit TLS (wrappermode or port 465).
 bool ImplicitTls(const Settings& s, const NextHop& hop);
 
-TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop);
+// server_host: the host being connected to (the MX host, or the next hop's
+// host); "" means hop.host. "hostname" in a match list and SNI use it;
+// "nexthop"/"dot-nexthop" use the next hop's domain.
+TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop, const std::string& server_host = "");
 
 // smtp_tls_policy_maps: the keys smtp(8) asks, in order: the next hop
 // verbatim, then, for a bare domain only, its parent domains ".b.c", ".c".

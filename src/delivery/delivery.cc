@@ -18,6 +18,7 @@
 #include "delivery/remedy.h"
 #include "log/log.h"
 #include "net/connection.h"
+#include "net/dns.h"
 
 namespace authrelay {
 
@@ -72,14 +73,18 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     log::Warning("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no credentials to send");
   }
 
-  for (const NextHop& hop : hops.value()) {
+  // One server host of a next hop (the bracketed host, or one MX host):
+  // credentials, TLS policy, then every address. Returns true when the
+  // attempt is over (delivered, or a verdict that must not fail over).
+  auto try_server = [&](const NextHop& hop, const std::string& server) -> bool {
     std::optional<Credentials> creds;
     if (tables) {
-      CredentialQuery q{env.sender, hop.host, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
+      // smtp(8) asks for the server host (the MX host) and the next hop.
+      CredentialQuery q{env.sender, server, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
       auto found = FindCredentials(*tables, q, &out.lookup_trace);
       if (!found.ok()) {
         out.failure = found.failure();
-        return out;  // a table error defers; never "send without AUTH"
+        return true;  // a table error defers; never "send without AUTH"
       }
       creds = std::move(found).value();
       if (creds) {
@@ -93,13 +98,13 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     }
     std::string why;
     TlsLevel level = EffectiveTlsLevel(s, creds.has_value(), hop, &why);
-    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop);
+    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop, server);
     if (!Trim(s.tls_policy_maps).empty()) {
       auto policy = FindTlsPolicy(s, hop, &level, &tls_policy);
       if (!policy.ok()) {
         out.failure = policy.failure();
         log::Warning(policy.failure().detail());
-        continue;  // smtp(8) skips the host with "client TLS configuration problem"
+        return false;  // smtp(8) skips the host with "client TLS configuration problem"
       }
       if (policy.value()) why = "smtp_tls_policy_maps";
     }
@@ -108,11 +113,11 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
     TlsClient tls(tls_policy);
 
-    auto endpoints = ResolveHost(hop.host, hop.port, s.inet_protocols);
+    auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
     if (!endpoints.ok()) {
       log::Info(endpoints.failure().text());
       out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
-      continue;
+      return false;
     }
     out.port = hop.port;
     for (const Endpoint& ep : endpoints.value()) {
@@ -145,11 +150,30 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
         out.delivered = true;
         out.failure.reset();
         out.reply = r.final_reply;
-        return out;
+        return true;
       }
       out.failure = r.failure;
       if (out.failure) log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
-      if (!r.try_next) return out;
+      if (!r.try_next) return true;
+    }
+    return false;
+  };
+
+  for (const NextHop& hop : hops.value()) {
+    std::vector<std::string> servers = {hop.host};
+    if (!hop.bracketed) {
+      auto mx = LookupMx(hop.host);
+      if (!mx.ok()) {
+        log::Info(mx.failure().text());
+        out.failure = mx.failure();
+        continue;
+      }
+      servers.clear();
+      for (const auto& m : mx.value()) servers.push_back(m.host);
+    }
+    for (const std::string& server : servers) {
+      if (deadline.Expired()) break;
+      if (try_server(hop, server)) return out;
     }
   }
   if (deadline.Expired() && !out.failure) {

@@ -60,6 +60,8 @@ e2e_make_netns() {
     echo "127.0.0.1 localhost $E2E_HOSTS"
     echo "::1 localhost ip6-localhost"
   } > "$etc/hosts"
+  # DNS, when a test needs it, is a dnsmasq on this namespace's loopback.
+  echo "nameserver 127.0.0.1" > "$etc/resolv.conf"
   cp /etc/ssl/openssl.cnf "$etc/ssl/openssl.cnf"
   cp "$E2E_DIR/certs/ca.pem" "$etc/ssl/certs/ca-certificates.crt"
   cp "$E2E_DIR/certs/ca.pem" "$etc/ssl/certs/authrelay-test-ca.pem"

@@ -1,0 +1,59 @@
+#!/bin/bash
+# Next-hop resolution and failover (issue #3): a next hop without brackets
+# is looked up in DNS (a dnsmasq on the namespace's loopback): two MX
+# records, the preferred one dead, delivers through the other; a name with
+# no MX falls back to its address; a list "[a]:port,[b]:port" is tried in
+# order. Usage: failover_test.sh PATH/TO/authrelay
+set -euo pipefail
+E2E_BIN=$(readlink -f "$1")
+source "$(dirname "$0")/lib.sh"
+DNS_PID=
+trap '[ -n "$DNS_PID" ] && kill $DNS_PID 2>/dev/null; e2e_teardown' EXIT
+e2e_setup
+R=$E2E_DIR/relay
+ns dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 --bind-interfaces \
+  --user=root --pid-file="$E2E_DIR/dnsmasq.pid" --log-facility="$E2E_DIR/dnsmasq.log" \
+  --mx-host=example.test,mx1.example.test,10 --mx-host=example.test,mx2.example.test,20 \
+  --host-record=mx1.example.test,127.0.0.2 --host-record=mx2.example.test,127.0.0.1 \
+  --host-record=nomx.test,127.0.0.1 --local=/test/ &
+DNS_PID=$!
+sleep 1
+cat >> "$R/transport" <<T
+mx.test      authrelay:example.test
+nomx.test    authrelay:nomx.test
+list.test    authrelay:[smarthost.test]:2600,[smarthost.test]:25
+T
+e2e_relay_conf "relayhost = [smarthost.test]:587" "smtp_sasl_auth_enable = yes" \
+  "smtp_sasl_password_maps = hash:$R/sasl_passwd"
+passed=0 failed=0
+ok() { log "ok: $*"; passed=$((passed + 1)); }
+bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
+msg() { printf 'From: f@example.org\nSubject: %s\nMessage-ID: <%s@e2e.test>\n\n%s\n' "$1" "$1" "$1" > "$E2E_DIR/$1.eml"; echo "$E2E_DIR/$1.eml"; }
+A=$R/log/authrelay.log
+
+e2e_send f@example.org a@mx.test "$(msg mx-1)"
+if e2e_wait_maildir "mx-1@e2e.test" >/dev/null; then
+  q=$(grep -m1 "to=<a@mx.test>.*status=sent" "$A" | awk '{print $5}')
+  if grep "$q" "$A" | grep -q "connect to mx1.example.test\[127.0.0.2\]:25: Connection refused" \
+     && grep "$q" "$A" | grep -q "relay=mx2.example.test\[127.0.0.1\]:25, .*status=sent"; then
+    ok "two MX records, the preferred one dead: delivered through the other"
+  else bad "MX order not as expected: $(grep "$q" "$A")"; fi
+else bad "MX failover: not delivered: $(tail -3 "$A")"; fi
+
+e2e_send f@example.org a@nomx.test "$(msg nomx-1)"
+if e2e_wait_maildir "nomx-1@e2e.test" >/dev/null && grep -q "to=<a@nomx.test>, relay=nomx.test\[127.0.0.1\]:25, .*status=sent" "$A"; then
+  ok "no MX record: the name's own address is used"
+else bad "no-MX fallback: $(grep nomx "$A" | tail -3)"; fi
+
+e2e_send f@example.org a@list.test "$(msg list-1)"
+if e2e_wait_maildir "list-1@e2e.test" >/dev/null; then
+  q=$(grep -m1 "to=<a@list.test>.*status=sent" "$A" | awk '{print $5}')
+  first=$(grep "$q" "$A" | grep -n "connect to smarthost.test\[127.0.0.1\]:2600: Connection refused" | cut -d: -f1 | head -1)
+  second=$(grep "$q" "$A" | grep -n "relay=smarthost.test\[127.0.0.1\]:25, .*status=sent" | cut -d: -f1 | head -1)
+  [ -n "$first" ] && [ -n "$second" ] && [ "$first" -lt "$second" ] && ok "a next-hop list is tried in order" \
+    || bad "list order: $(grep "$q" "$A")"
+else bad "list: not delivered"; fi
+
+echo "$passed passed, $failed failed"
+if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
+[ "$failed" = 0 ]
