@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <fstream>
+
 #include "core/sanitize.h"
 
 namespace authrelay {
@@ -68,7 +70,30 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   auto limit = cf.GetInt("smtp_line_length_limit");
   if (!limit.ok()) return limit.failure();
   p.line_length_limit = static_cast<std::size_t>(std::max(0L, limit.value()));
-  p.mechanism_filter = cf.Get("smtp_sasl_mechanism_filter");
+  // smtp_sasl_mechanism_filter: names, "!name", and "/file/name" whose
+  // words are read in its place (Postfix's string list syntax).
+  for (const std::string& word : SplitList(cf.Get("smtp_sasl_mechanism_filter"))) {
+    bool negate = !word.empty() && word[0] == '!';
+    std::string_view name = std::string_view(word).substr(negate ? 1 : 0);
+    if (!name.empty() && name[0] == '/') {
+      std::ifstream in{std::string(name)};
+      if (!in) {
+        std::string what = "smtp_sasl_mechanism_filter: cannot read " + std::string(name);
+        return Failure("4.3.5", "mail system configuration error: cannot read a smtp_sasl_mechanism_filter file",
+                       what);
+      }
+      std::string w;
+      while (in >> w) {
+        if (w[0] == '#') {
+          std::getline(in, w);
+          continue;
+        }
+        p.mechanism_filter += (p.mechanism_filter.empty() ? "" : " ") + std::string(negate ? "!" : "") + w;
+      }
+    } else {
+      p.mechanism_filter += (p.mechanism_filter.empty() ? "" : " ") + word;
+    }
+  }
   p.sasl_options_plain = cf.Get("smtp_sasl_security_options");
   p.sasl_options_tls = cf.Get("smtp_sasl_tls_security_options");
   p.sasl_options_verified = cf.Get("smtp_sasl_tls_verified_security_options");

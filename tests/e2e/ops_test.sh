@@ -65,6 +65,22 @@ grep -q "^fix: .*smtp_tls_wrappermode = yes" <<<"$p" && ok "the TLS-mode mismatc
 p=$(as_user "$BIN" --probe '[wrongpw.test]:587' 2>/dev/null || true)
 grep -q "^fix: the server rejected the username or password" <<<"$p" && ok "wrong password comes with its fix" || bad "no fix for 535: $p"
 
+# --- every mechanism the Cyrus client offers, against the real smarthost -----------------
+for m in PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256; do
+  p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o smtp_sasl_mechanism_filter=$m \
+      -o smtp_sasl_tls_verified_security_options=noanonymous 2>/dev/null) && rc=0 || rc=$?
+  [ "$rc" = 0 ] && grep -q "^AUTH chosen: $m\$" <<<"$p" && ok "AUTH $m against the real smarthost" || bad "AUTH $m: rc=$rc $p"
+done
+p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o 'smtp_sasl_mechanism_filter=!scram-sha-256, !cram-md5' 2>/dev/null) || true
+grep -q "^AUTH chosen: \(PLAIN\|LOGIN\)$" <<<"$p" && ok "mechanism filter with !name excludes" || bad "!name filter: $p"
+printf '# allowed\nlogin\n' > "$E2E_DIR/mechs"; chmod 644 "$E2E_DIR/mechs"
+p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o "smtp_sasl_mechanism_filter=$E2E_DIR/mechs" 2>/dev/null) || true
+grep -q "^AUTH chosen: LOGIN$" <<<"$p" && ok "mechanism filter from a /file" || bad "/file filter: $p"
+p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o smtp_sasl_mechanism_filter=plain \
+    -o "smtp_sasl_tls_verified_security_options=noplaintext" 2>/dev/null) && rc=0 || rc=$?
+[ "$rc" = 75 ] && grep -q "^result: 4.7.0 " <<<"$p" && ok "security options for verified TLS are applied (noplaintext leaves nothing)" \
+  || bad "verified security options: rc=$rc $p"
+
 # --- --check as the pipe user ----------------------------------------------------------------
 check() { as_user "$BIN" --check "$@" 2>/dev/null; }
 out=$(check) && rc=0 || rc=$?
