@@ -50,7 +50,9 @@ const std::map<std::string, std::string, std::less<>>& BuiltinDefaults() {
       {"smtp_tls_ciphers", "medium"},
       {"smtp_tls_policy_maps", ""},
       {"smtp_tls_fingerprint_cert_match", ""},
-      {"smtp_tls_fingerprint_digest", "sha256"},
+      // Postfix: ${{$compatibility_level} <level {3.6} ? {md5} : {sha256}};
+      // resolved in LoadSettings.
+      {"smtp_tls_fingerprint_digest", ""},
       {"smtp_tls_servername", ""},
       {"smtp_tls_cert_file", ""},
       {"smtp_tls_key_file", "$smtp_tls_cert_file"},

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "core/sanitize.h"
@@ -45,6 +46,15 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   s.secure_cert_match = cf.Get("smtp_tls_secure_cert_match");
   s.fingerprint_cert_match = cf.Get("smtp_tls_fingerprint_cert_match");
   s.fingerprint_digest = cf.Get("smtp_tls_fingerprint_digest");
+  if (s.fingerprint_digest.empty()) {
+    // Postfix's default depends on compatibility_level: md5 below 3.6.
+    std::string compat = cf.Get("compatibility_level");
+    int major = 0, minor = 0;
+    std::sscanf(compat.c_str(), "%d.%d", &major, &minor);
+    s.fingerprint_digest = (major > 3 || (major == 3 && minor >= 6)) ? "sha256" : "md5";
+  }
+  s.bind_address = cf.Get("smtp_bind_address");
+  s.bind_address6 = cf.Get("smtp_bind_address6");
   s.inet_protocols = cf.Get("inet_protocols");
   s.tls_policy_maps = cf.Get("smtp_tls_policy_maps");
   s.soft_bounce = cf.GetBool("soft_bounce");

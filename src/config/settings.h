@@ -37,6 +37,7 @@ struct Settings {
   std::string fingerprint_cert_match, fingerprint_digest;
   std::string inet_protocols;
   std::string tls_policy_maps;  // smtp_tls_policy_maps
+  std::string bind_address, bind_address6;  // smtp_bind_address(6)
   long connect_timeout = 30;
   long deadline_seconds = 800;  // our own, below authrelay_time_limit
   bool soft_bounce = false;     // Postfix's global soft_bounce

@@ -122,7 +122,8 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     out.port = hop.port;
     for (const Endpoint& ep : endpoints.value()) {
       if (deadline.Expired()) break;
-      auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline));
+      const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
+      auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
       if (!fd.ok()) {
         log::Info(fd.failure().text());
         out.failure = fd.failure();

@@ -75,7 +75,7 @@ Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t
   return out;
 }
 
-Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline) {
+Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline, const std::string& bind_address) {
   auto fail = [&](const std::string& why) {
     return Failure("4.4.1", "connect to " + ep.Name() + ": " + why);
   };
@@ -85,6 +85,23 @@ Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline) {
   // Commands are small and each waits for a reply: Nagle would only add
   // delayed-ACK stalls.
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!bind_address.empty()) {
+    sockaddr_storage local{};
+    socklen_t len = 0;
+    if (ep.sa.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&local);
+      a->sin_family = AF_INET;
+      if (inet_pton(AF_INET, bind_address.c_str(), &a->sin_addr) == 1) len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&local);
+      a->sin6_family = AF_INET6;
+      if (inet_pton(AF_INET6, bind_address.c_str(), &a->sin6_addr) == 1) len = sizeof *a;
+    }
+    if (len == 0 || bind(fd.get(), reinterpret_cast<sockaddr*>(&local), len) != 0) {
+      return Failure("4.4.1", "connect to " + ep.Name() + ": cannot bind to local address " +
+                                  Printable(bind_address, 60) + ": " + (len ? std::strerror(errno) : "not an address"));
+    }
+  }
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&ep.sa), ep.sa_len) != 0) {
     if (errno != EINPROGRESS) return fail(std::strerror(errno));
     pollfd p{fd.get(), POLLOUT, 0};

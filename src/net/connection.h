@@ -56,7 +56,9 @@ Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t
 
 // Non-blocking connect bounded by deadline. Failure 4.4.1 "connect to
 // H[A]:port: reason".
-Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline);
+// bind_address: the local address to connect from ("" = any), as
+// smtp_bind_address / smtp_bind_address6 for the endpoint's family.
+Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline, const std::string& bind_address = "");
 
 // Transport over a connected socket. tls may be null (no TLS possible).
 class Connection final : public Transport {

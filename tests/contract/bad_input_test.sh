@@ -84,6 +84,12 @@ run "bad time value defers" 75 "4.3.5 " "$D/small.eml" "$NH" --sender=a@x.test -
 base_cf
 run "missing config directory defers" 75 "4.3.5 " "$D/small.eml" -c /nonexistent "$NH" --sender=a@x.test -- r@x.test
 
+base_cf; echo "smtp_bind_address = 192.0.2.1" >> "$D/cf/main.cf"
+run "smtp_bind_address is used (an address not on this host cannot be bound)" 75 "4.4.1 connect to 127.0.0.1[127.0.0.1]:$PORT: cannot bind to local address 192.0.2.1" "$D/small.eml" "$NH" --sender=a@x.test -- r@x.test
+base_cf; echo "smtp_bind_address = 127.0.0.1" >> "$D/cf/main.cf"
+run "smtp_bind_address on this host works" 0 "250" "$D/small.eml" "$NH" --sender=a@x.test -- r@x.test
+base_cf
+
 # --- maps ------------------------------------------------------------------------------
 sasl_cf() { base_cf; printf 'smtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = %s\n' "$1" >> "$D/cf/main.cf"; }
 SECRET="ct-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-pw"

@@ -80,6 +80,13 @@ BOOST_AUTO_TEST_CASE(protocol_floor) {
   BOOST_TEST(!ProtocolRange("TLSv9", &lo, &hi));
 }
 
+BOOST_AUTO_TEST_CASE(fingerprint_digest_follows_compatibility_level) {
+  BOOST_TEST(Load("").fingerprint_digest == "md5");
+  BOOST_TEST(Load("compatibility_level = 3.6\n").fingerprint_digest == "sha256");
+  BOOST_TEST(Load("compatibility_level = 2\n").fingerprint_digest == "md5");
+  BOOST_TEST(Load("smtp_tls_fingerprint_digest = sha1\n").fingerprint_digest == "sha1");
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_defer) {
   auto cf = MainCf::Parse("smtp_tls_security_level = paranoid\n");
   BOOST_REQUIRE(cf.ok());
