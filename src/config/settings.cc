@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/sanitize.h"
+#include "credmap/map.h"
 
 namespace authrelay {
 
@@ -85,7 +86,22 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   for (const std::string& word : SplitList(cf.Get("smtp_sasl_mechanism_filter"))) {
     bool negate = !word.empty() && word[0] == '!';
     std::string_view name = std::string_view(word).substr(negate ? 1 : 0);
-    if (!name.empty() && name[0] == '/') {
+    if (name.find(':') != std::string_view::npos && name[0] != '/') {
+      // type:table: a mechanism matches when the table has its name as a
+      // key (Postfix string lists). Only mechanisms a client can speak can
+      // ever be used, so asking the table about each of those is the same.
+      auto table = TableList::Open("smtp_sasl_mechanism_filter", name, nullptr);
+      if (!table.ok()) return table.failure();
+      for (const char* mech : {"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
+                               "SCRAM-SHA-512", "NTLM", "GSSAPI", "GS2-KRB5", "OTP", "ANONYMOUS", "EXTERNAL",
+                               "XOAUTH2", "OAUTHBEARER"}) {
+        auto hit = table.value().Find(mech);
+        if (!hit.ok()) return hit.failure();
+        if (hit.value()) {
+          p.mechanism_filter += (p.mechanism_filter.empty() ? "" : " ") + std::string(negate ? "!" : "") + mech;
+        }
+      }
+    } else if (!name.empty() && name[0] == '/') {
       std::ifstream in{std::string(name)};
       if (!in) {
         std::string what = "smtp_sasl_mechanism_filter: cannot read " + std::string(name);

@@ -73,6 +73,9 @@ for m in PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256; do
 done
 p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o 'smtp_sasl_mechanism_filter=!scram-sha-256, !cram-md5' 2>/dev/null) || true
 grep -q "^AUTH chosen: \(PLAIN\|LOGIN\)$" <<<"$p" && ok "mechanism filter with !name excludes" || bad "!name filter: $p"
+printf 'cram-md5 ok\n' > "$E2E_DIR/mechtable"; chmod 644 "$E2E_DIR/mechtable"
+p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o "smtp_sasl_mechanism_filter=texthash:$E2E_DIR/mechtable" 2>/dev/null) || true
+grep -q "^AUTH chosen: CRAM-MD5$" <<<"$p" && ok "mechanism filter from a type:table" || bad "type:table filter: $p"
 printf '# allowed\nlogin\n' > "$E2E_DIR/mechs"; chmod 644 "$E2E_DIR/mechs"
 p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o "smtp_sasl_mechanism_filter=$E2E_DIR/mechs" 2>/dev/null) || true
 grep -q "^AUTH chosen: LOGIN$" <<<"$p" && ok "mechanism filter from a /file" || bad "/file filter: $p"

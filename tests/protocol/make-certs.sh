@@ -12,6 +12,10 @@ issue() {  # name SAN
 }
 issue server "DNS:mx.test,IP:127.0.0.1"
 issue wrong "DNS:other.test"
+# A client certificate (clientAuth) for smtp_tls_cert_file.
+openssl req -newkey rsa:2048 -nodes -subj "/CN=relay-client.test" -keyout client.key -out client.csr 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem 2>/dev/null
 # Self-signed for the right name.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.test" -addext "subjectAltName=DNS:mx.test" \
   -keyout selfsigned.key -out selfsigned.pem 2>/dev/null

@@ -56,6 +56,10 @@ ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int 
   steps_.push_back([this, cert, key, max_version] {
     ctx_ = SSL_CTX_new(TLS_server_method());
     if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
+    if (!client_ca_.empty()) {
+      SSL_CTX_load_verify_locations(ctx_, client_ca_.c_str(), nullptr);
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
       error_ = "server cannot load " + cert;
@@ -69,6 +73,11 @@ ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int 
       return false;
     }
     if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) sni_ = sni;
+    if (X509* peer = SSL_get0_peer_certificate(ssl_)) {
+      char buf[256];
+      X509_NAME_oneline(X509_get_subject_name(peer), buf, sizeof buf);
+      client_subject_ = buf;
+    }
     return true;
   });
   return *this;

@@ -32,6 +32,9 @@ class ScriptedServer {
   // Every line the client sent, in order.
   const std::vector<std::string>& received() const { return received_; }
   const std::string& data() const { return data_; }
+  // Ask for (and require) a client certificate issued by ca_file.
+  void RequireClientCertificate(std::string ca_file) { client_ca_ = std::move(ca_file); }
+  const std::string& client_subject() const { return client_subject_; }
   // The SNI name the client sent ("" if none).
   const std::string& sni() const { return sni_; }
 
@@ -50,6 +53,8 @@ class ScriptedServer {
   std::vector<std::string> received_;
   std::string data_;
   std::string sni_;
+  std::string client_ca_;
+  std::string client_subject_;
   std::string error_;
   std::thread thread_;
 };

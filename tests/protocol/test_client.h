@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fakes/fake_transport.h"
 #include "log/log.h"
 #include "net/connection.h"
 #include "sasl/sasl_client.h"
@@ -25,20 +26,6 @@ inline std::string Certs() {
   return d;
 }
 
-class Source final : public MessageSource {
- public:
-  explicit Source(std::string s) : s_(std::move(s)) {}
-  long Read(char* buf, std::size_t len) override {
-    std::size_t n = std::min(len, s_.size() - pos_);
-    std::copy_n(s_.data() + pos_, n, buf);
-    pos_ += n;
-    return static_cast<long>(n);
-  }
-
- private:
-  std::string s_;
-  std::size_t pos_ = 0;
-};
 
 struct GlobalSetup {
   GlobalSetup() {
@@ -100,7 +87,7 @@ struct Client {
     TlsClient tls_client(tls);
     Connection conn(std::move(fd).value(), &tls_client);
     Session s(conn, "mx.test[127.0.0.1]", static_cast<std::uint16_t>(port), policy);
-    Source src(std::move(message));
+    StringSource src(std::move(message));
     return s.Run(env, src, Deadline::AfterSeconds(10));
   }
 };

@@ -68,7 +68,7 @@ NextHop Hop(const std::string& s) {
 }
 
 Settings DefaultSettings() {
-  auto cf = MainCf::Parse("smtp_tls_CAfile = " + Certs() + "/ca.pem\n");
+  auto cf = MainCf::Parse("compatibility_level = 3.6\nsmtp_tls_CAfile = " + Certs() + "/ca.pem\n");
   BOOST_REQUIRE(cf.ok());
   auto s = LoadSettings(cf.value());
   BOOST_REQUIRE(s.ok());
@@ -196,6 +196,28 @@ BOOST_AUTO_TEST_CASE(policy_exclude_removes_ciphers) {
   TlsDelivery(none, "server", TLS1_2_VERSION);
   AttemptResult r = RunWith(none, FromPolicyMap("encrypt ciphers=high exclude=HIGH"));
   BOOST_TEST(!r.delivered);
+}
+
+BOOST_AUTO_TEST_CASE(policy_ciphers_grade_is_applied) {
+  // Only NULL ciphers allowed: no TLS 1.2 server with real keys agrees.
+  ScriptedServer srv;
+  TlsDelivery(srv, "server", TLS1_2_VERSION);
+  BOOST_TEST(!RunWith(srv, FromPolicyMap("encrypt ciphers=null")).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(client_certificate_is_presented) {
+  ScriptedServer srv;
+  srv.RequireClientCertificate(Certs() + "/ca.pem");
+  TlsDelivery(srv, "server");
+  TlsPolicy p = Level(TlsLevel::kSecure);
+  p.cert_file = Certs() + "/client.pem";
+  p.key_file = Certs() + "/client.key";
+  BOOST_TEST(RunWith(srv, p).delivered);
+  BOOST_TEST(srv.client_subject().find("relay-client.test") != std::string::npos);
+  ScriptedServer without;
+  without.RequireClientCertificate(Certs() + "/ca.pem");
+  TlsDelivery(without, "server");
+  BOOST_TEST(!RunWith(without, Level(TlsLevel::kSecure)).delivered);
 }
 
 BOOST_AUTO_TEST_CASE(policy_servername_sets_sni) {
