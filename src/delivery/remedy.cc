@@ -26,7 +26,7 @@ constexpr std::array<Known, 10> kProviderReplies = {{
     {"5.7.139", "Microsoft 365 has SMTP AUTH switched off for this mailbox or tenant: enable Authenticated SMTP for "
                 "the mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false), turn off Security defaults, "
                 "or use OAuth2"},
-    {"5.7.3", "Microsoft 365 did not accept the login: check the username (the full address) and password; accounts "
+    {"5.7.3 ", "Microsoft 365 did not accept the login: check the username (the full address) and password; accounts "
               "with MFA need an app password or OAuth2"},
     {"5.7.30", "Microsoft 365 no longer accepts basic authentication for client submission: use OAuth2 (XOAUTH2)"},
     {"432 4.3.2", "Microsoft 365 allows 3 concurrent connections per mailbox: set "
