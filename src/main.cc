@@ -11,7 +11,6 @@
 #include "cli/options.h"
 #include "core/process.h"
 #include "delivery/delivery.h"
-#include "sasl/sasl_client.h"
 
 int main(int argc, char** argv) {
   authrelay::HardenProcess();
@@ -28,7 +27,6 @@ int main(int argc, char** argv) {
       return report.exit_code;
     }
     if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
-    authrelay::SaslLibrary sasl;
     authrelay::FdMessageSource message(STDIN_FILENO);
     report = authrelay::Deliver(options.value(), message);
   } catch (const std::exception&) {

@@ -9,7 +9,7 @@ namespace {
 
 Failure UsageError(const std::string& why) {
   std::string what = "command line: " + Printable(why, 200) + " (check the argv= of the master.cf entry)";
-  return Failure("4.3.5", "mail system configuration error: " + what, what);
+  return ConfigFailure(what);
 }
 
 // Matches "--name=value" or "--name value"; advances i for the second form.

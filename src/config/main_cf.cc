@@ -302,7 +302,7 @@ Result<long> MainCf::GetTime(std::string_view name) const {
   if (ec != std::errc() || scale == 0 || n < 0) {
     std::string what = "bad time value \"" + Printable(v, 40) + "\" for parameter " + std::string(name) +
                        " (use a number with an optional unit s, m, h, d or w)";
-    return Failure("4.3.5", "mail system configuration error: " + what, what);
+    return ConfigFailure(what);
   }
   return n * scale;
 }
@@ -313,7 +313,7 @@ Result<long> MainCf::GetInt(std::string_view name) const {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size()) {
     std::string what = "bad numerical value \"" + Printable(v, 40) + "\" for parameter " + std::string(name);
-    return Failure("4.3.5", "mail system configuration error: " + what, what);
+    return ConfigFailure(what);
   }
   return n;
 }

@@ -23,7 +23,7 @@ Result<Settings> LoadSettings(const MainCf& cf) {
     if (!l) {
       std::string what = "unknown smtp_tls_security_level \"" + Printable(level, 40) +
                          "\" (use none, may, encrypt, fingerprint, verify or secure)";
-      return Failure("4.3.5", "mail system configuration error: " + what, what);
+      return ConfigFailure(what);
     }
     s.configured_level = *l;
   }

@@ -39,6 +39,13 @@ class Failure {
   std::string detail_;
 };
 
+// A configuration mistake (main.cf, argv, a map entry): deferred, never
+// bounced. what must say what is wrong and hold no secret or directory; it
+// goes to the status line and the log alike.
+inline Failure ConfigFailure(std::string what) {
+  return Failure("4.3.5", "mail system configuration error: " + what, what);
+}
+
 template <class T>
 class [[nodiscard]] Result {
  public:

@@ -2,6 +2,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/sanitize.h"
 #include "credmap/map.h"
 
 namespace authrelay {
@@ -18,9 +19,7 @@ class TexthashTable final : public LookupTable {
     std::ostringstream text;
     text << in.rdbuf();
     Secret contents(text.str());
-    std::string folded;
-    folded.reserve(key.size());
-    for (char c : key) folded.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+    std::string folded = Lowercase(key);
     auto entries = ParsePostmapSource(contents.Reveal());
     std::optional<Secret> found;
     for (auto& [k, v] : entries) {

@@ -31,6 +31,13 @@ struct HopReport {
   std::string username;
 };
 
+// Map messages end in " (how to fix it)": split that off for the fix line.
+std::pair<std::string, std::string> SplitFix(const std::string& message) {
+  auto paren = message.rfind(" (");
+  if (paren == std::string::npos || message.back() != ')') return {message, ""};
+  return {message.substr(0, paren), message.substr(paren + 2, message.size() - paren - 3)};
+}
+
 class Checker {
  public:
   explicit Checker(const Context& ctx) : ctx_(ctx), s_(ctx.settings) {}
@@ -103,15 +110,12 @@ class Checker {
     std::vector<std::string> warnings;
     auto t = TableList::Open("smtp_sasl_password_maps", s_.password_maps, &warnings);
     for (const auto& w : warnings) {
-      auto paren = w.rfind(" (");
-      Warn(paren == std::string::npos ? w : w.substr(0, paren),
-           paren == std::string::npos ? "" : w.substr(paren + 2, w.size() - paren - 3));
+      auto [what, fix] = SplitFix(w);
+      Warn(what, fix);
     }
     if (!t.ok()) {
-      const std::string& d = t.failure().detail().empty() ? t.failure().text() : t.failure().detail();
-      auto paren = d.rfind(" (");
-      Error(paren == std::string::npos ? d : d.substr(0, paren),
-            paren == std::string::npos ? "" : d.substr(paren + 2, d.size() - paren - 3));
+      auto [what, fix] = SplitFix(t.failure().detail().empty() ? t.failure().text() : t.failure().detail());
+      Error(what, fix);
       return;
     }
     tables_ = std::move(t).value();

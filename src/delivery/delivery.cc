@@ -43,8 +43,6 @@ struct Outcome {
   std::string reply;
   std::optional<TlsInfo> tls;
   AttemptResult attempt;
-  std::vector<std::string> lookup_trace;
-  std::string auth_user;
   TlsLevel level = TlsLevel::kMay;
   std::string level_why;
 };
@@ -81,18 +79,21 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     if (tables) {
       // smtp(8) asks for the server host (the MX host) and the next hop.
       CredentialQuery q{env.sender, server, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
-      auto found = FindCredentials(*tables, q, &out.lookup_trace);
+      // The per-key trace and the password fingerprint cost work on every
+      // delivery: only with -v.
+      LookupTrace trace_lines;
+      auto found = FindCredentials(*tables, q, log::DebugEnabled() ? &trace_lines : nullptr);
+      for (const auto& line : trace_lines) log::Debug("smtp_sasl_password_maps: " + line);
       if (!found.ok()) {
         out.failure = found.failure();
         return true;  // a table error defers; never "send without AUTH"
       }
       creds = std::move(found).value();
-      if (creds) {
-        out.auth_user = creds->username;
+      if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) + ", password " +
                    SecretFingerprint(creds->password.Reveal()));
-      } else {
+      } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
     }
@@ -110,7 +111,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     }
     out.level = level;
     out.level_why = why;
-    log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
+    if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
     TlsClient tls(tls_policy);
 
     auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
@@ -382,10 +383,9 @@ int RunOpsCommand(const Options& o) {
     return kExitOk;
   }
   if (o.mode == Mode::kVersion) {
-    SaslLibrary sasl;
     std::cout << "authrelay " << AUTHRELAY_VERSION << "\n"
               << OpenSSL_version(OPENSSL_VERSION) << "\n"
-              << "Cyrus SASL client mechanisms: " << SaslLibrary::AvailableMechanisms() << "\n";
+              << "Cyrus SASL client mechanisms: " << SaslLibrary::Global().AvailableMechanisms() << "\n";
     return kExitOk;
   }
   InitLogging(o, "", o.verbose > 0 || o.mode == Mode::kProbe);
@@ -398,10 +398,7 @@ int RunOpsCommand(const Options& o) {
   if (!ctx.value().settings.log_file.empty()) InitLogging(o, ctx.value().settings.log_file, true);
   switch (o.mode) {
     case Mode::kLookup: return RunLookup(o, ctx.value());
-    case Mode::kProbe: {
-      SaslLibrary sasl;
-      return RunProbe(o, ctx.value());
-    }
+    case Mode::kProbe: return RunProbe(o, ctx.value());
     case Mode::kCheck: return RunCheck(o, ctx.value());
     case Mode::kPostconf:
       for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";

@@ -11,11 +11,16 @@
 namespace authrelay {
 
 SaslLibrary::SaslLibrary() { ok_ = sasl_client_init(nullptr) == SASL_OK; }
+
+SaslLibrary& SaslLibrary::Global() {
+  static SaslLibrary library;
+  return library;
+}
 SaslLibrary::~SaslLibrary() {
   if (ok_) sasl_client_done();
 }
 
-std::string SaslLibrary::AvailableMechanisms() {
+std::string SaslLibrary::AvailableMechanisms() const {
   const char** mechs = sasl_global_listmech();
   std::string out;
   for (int i = 0; mechs && mechs[i]; ++i) {
@@ -38,7 +43,7 @@ Result<unsigned> ParseSaslSecurityOptions(const std::string& parameter, const st
     else {
       std::string what = parameter + ": unknown SASL security option \"" + Printable(word, 40) +
                          "\" (use noplaintext, noactive, nodictionary, noanonymous, mutual_auth)";
-      return Failure("4.3.5", "mail system configuration error: " + what, what);
+      return ConfigFailure(what);
     }
   }
   return flags;
@@ -167,6 +172,9 @@ class CyrusSaslClient final : public SaslClient {
 
 Result<std::unique_ptr<SaslClient>> NewCyrusSaslClient(const std::string& server_host, std::string username,
                                                        const Secret& password, unsigned security_flags) {
+  if (!SaslLibrary::Global().ok()) {
+    return Failure("4.7.0", "SASL client error", "sasl_client_init failed (is libsasl2-modules installed?)");
+  }
   auto client = std::make_unique<CyrusSaslClient>(std::move(username), password);
   if (Status s = client->Init(server_host, security_flags); !s.ok()) return s.failure();
   return std::unique_ptr<SaslClient>(std::move(client));

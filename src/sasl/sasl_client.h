@@ -14,18 +14,21 @@
 
 namespace authrelay {
 
-// Process-wide sasl_client_init(); construct once in main before any client.
+// Process-wide sasl_client_init(), done on first use: it loads every Cyrus
+// plugin, which a delivery without credentials never needs (start-up is
+// the hot path of a one-process-per-message transport).
 class SaslLibrary {
  public:
-  SaslLibrary();
+  static SaslLibrary& Global();
   ~SaslLibrary();
   SaslLibrary(const SaslLibrary&) = delete;
   SaslLibrary& operator=(const SaslLibrary&) = delete;
   bool ok() const { return ok_; }
   // Client mechanisms the installed plugins offer ("PLAIN LOGIN ...").
-  static std::string AvailableMechanisms();
+  std::string AvailableMechanisms() const;
 
  private:
+  SaslLibrary();
   bool ok_ = false;
 };
 

@@ -13,7 +13,7 @@ namespace {
 Failure BadNextHop(std::string_view hop, const std::string& why) {
   std::string what = "bad next hop \"" + Printable(hop, 200) + "\": " + why +
                      " (use [host]:port, e.g. [smtp.gmail.com]:587)";
-  return Failure("4.3.5", "mail system configuration error: " + what, what);
+  return ConfigFailure(what);
 }
 
 }  // namespace

@@ -25,9 +25,6 @@ list.test    authrelay:[smarthost.test]:2600,[smarthost.test]:25
 T
 e2e_relay_conf "relayhost = [smarthost.test]:587" "smtp_sasl_auth_enable = yes" \
   "smtp_sasl_password_maps = hash:$R/sasl_passwd"
-passed=0 failed=0
-ok() { log "ok: $*"; passed=$((passed + 1)); }
-bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
 msg() { printf 'From: f@example.org\nSubject: %s\nMessage-ID: <%s@e2e.test>\n\n%s\n' "$1" "$1" "$1" > "$E2E_DIR/$1.eml"; echo "$E2E_DIR/$1.eml"; }
 A=$R/log/authrelay.log
 
@@ -54,6 +51,4 @@ if e2e_wait_maildir "list-1@e2e.test" >/dev/null; then
     || bad "list order: $(grep "$q" "$A")"
 else bad "list: not delivered"; fi
 
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

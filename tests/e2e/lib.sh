@@ -20,6 +20,19 @@ E2E_GMAIL_PASSWORD="app-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-pass"
 E2E_WRONG_PASSWORD="wrong-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 
 ns() { ip netns exec "$E2E_NS" "$@"; }
+
+# Results: ok/bad count checks; check NAME CONDITION evaluates one;
+# e2e_finish prints the count line, keeps the directory on failure, and is
+# the script's exit status.
+passed=0 failed=0
+ok() { printf '%s\n' "e2e: ok: $*" >&2; passed=$((passed + 1)); }
+bad() { printf '%s\n' "e2e: NOT OK: $*" >&2; failed=$((failed + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+e2e_finish() {
+  echo "$passed passed, $failed failed"
+  if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
+  [ "$failed" = 0 ]
+}
 log() { printf '%s\n' "e2e: $*" >&2; }
 die() { printf '%s\n' "e2e: FAIL: $*" >&2; exit 1; }
 

@@ -63,12 +63,8 @@ lost=$((COUNT - unique))
 queued=$(ns postqueue -c "$R" -j | grep -c . || true)
 bounced=$(grep -c 'status=bounced' "$R/maillog" || true)
 log "in ${took}s: $unique unique messages, $dups duplicates, $lost lost, $queued still queued, $bounced bounced, $deferred deferred during the outage"
-passed=0 failed=0
-check() { if eval "$2"; then log "ok: $1"; passed=$((passed + 1)); else log "NOT OK: $1"; failed=$((failed + 1)); fi; }
 check "every message arrived ($unique of $COUNT)" '[ "$lost" = 0 ]'
 check "no message arrived twice ($dups duplicates)" '[ "$dups" = 0 ]'
 check "the outage was seen and deferred, not bounced ($deferred deferrals, $bounced bounces)" '[ "$deferred" -gt 0 ] && [ "$bounced" = 0 ]'
 check "relay queue empty" '[ "$queued" = 0 ]'
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

@@ -17,9 +17,6 @@ postconf -c "$S" -M "127.0.0.1:10465/inet = 127.0.0.1:10465 inet n - n - - smtpd
 ns postfix -c "$S" reload >/dev/null 2>&1
 e2e_relay_conf "relayhost = [smarthost.test]:587" "smtp_sasl_auth_enable = yes" \
   "smtp_sasl_password_maps = hash:$R/sasl_passwd" "smtp_sasl_security_options = noanonymous" "smtp_helo_timeout = 3s"
-passed=0 failed=0
-ok() { log "ok: $*"; passed=$((passed + 1)); }
-bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
 as_user() { ns setpriv --reuid="$E2E_USER" --regid="$E2E_USER" --clear-groups env -i PATH=/usr/bin:/bin MAIL_CONFIG="$R" "$@"; }
 
 # --- --probe ------------------------------------------------------------------------
@@ -85,28 +82,28 @@ p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o smtp_sasl_mechanism_filter=
   || bad "verified security options: rc=$rc $p"
 
 # --- --check as the pipe user ----------------------------------------------------------------
-check() { as_user "$BIN" --check "$@" 2>/dev/null; }
-out=$(check) && rc=0 || rc=$?
+run_check() { as_user "$BIN" --check "$@" 2>/dev/null; }
+out=$(run_check) && rc=0 || rc=$?
 [ "$rc" = 0 ] && grep -q "next hop \[smarthost.test\]:587: TLS secure" <<<"$out" && grep -q "AUTH as alice@smarthost.test" <<<"$out" \
   && ok "--check on a good setup: exit 0, policy per next hop" || bad "--check good: rc=$rc $out"
 chmod 600 "$R/sasl_passwd.db"; chown root:root "$R/sasl_passwd.db"
-out=$(check) && rc=0 || rc=$?
+out=$(run_check) && rc=0 || rc=$?
 [ "$rc" = 75 ] && grep -q "error: cannot read $R/sasl_passwd.db as user $E2E_USER" <<<"$out" && grep -q "fix: .*chmod 640" <<<"$out" \
   && ok "--check names the map unreadable by the pipe user, with the fix" || bad "--check unreadable: rc=$rc $out"
 chgrp "$E2E_USER" "$R/sasl_passwd.db"; chmod 640 "$R/sasl_passwd.db"
 touch -d '-1 hour' "$R/sasl_passwd.db"
-out=$(check) && rc=0 || rc=$?
+out=$(run_check) && rc=0 || rc=$?
 grep -q "warning: database $R/sasl_passwd.db is older than source file $R/sasl_passwd" <<<"$out" && grep -q "fix: run: postmap" <<<"$out" \
   && ok "--check names a map older than its source, with the fix" || bad "--check stale: $out"
 touch "$R/sasl_passwd.db"
-out=$(check -o smtp_tls_CAfile=/etc/postfix/no-such-ca.pem) && rc=0 || rc=$?
+out=$(run_check -o smtp_tls_CAfile=/etc/postfix/no-such-ca.pem) && rc=0 || rc=$?
 [ "$rc" = 75 ] && grep -q "error: Cannot start TLS: cannot load CA certificates" <<<"$out" && grep -q "smtp_tls_CAfile" <<<"$out" \
   && ok "--check names a missing CA file" || bad "--check CA: rc=$rc $out"
-out=$(check -o smtp_tls_security_level=encrypt) && rc=0 || rc=$?
+out=$(run_check -o smtp_tls_security_level=encrypt) && rc=0 || rc=$?
 grep -q "warning: credentials for \[smarthost.test\]:587 would be sent over TLS that is not verified" <<<"$out" \
   && grep -q "fix: set smtp_tls_security_level = secure" <<<"$out" && ok "--check warns about credentials over unverified TLS" \
   || bad "--check unverified: $out"
-json=$(check --json -o smtp_tls_security_level=encrypt || true)
+json=$(run_check --json -o smtp_tls_security_level=encrypt || true)
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["nexthops"][0]["tls_level"]=="encrypt" and any(p["severity"]=="warning" for p in d["problems"])' "$json" \
   && ok "--check --json parses" || bad "--check --json: $json"
 out=$(as_user "$BIN" --lookup '[smarthost.test]:587' 2>/dev/null) || true
@@ -114,6 +111,4 @@ grep -q "smarthost.test: not found" <<<"$out" && grep -q "\[smarthost.test\]:587
   && grep -q "password <hidden, len=" <<<"$out" && ! grep -qF "$E2E_PASSWORD" <<<"$out" \
   && ok "--lookup shows each key tried and masks the password" || bad "--lookup: $out"
 
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

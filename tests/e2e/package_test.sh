@@ -9,9 +9,6 @@ BUILD=$(readlink -f "$1")
 DEB=$(ls -t "$BUILD"/authrelay_*_amd64.deb | head -1)
 E2E_BIN=/usr/libexec/authrelay/authrelay
 source "$(dirname "$0")/lib.sh"
-passed=0 failed=0
-ok() { log "ok: $*"; passed=$((passed + 1)); }
-bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
 user_existed=0; getent passwd authrelay >/dev/null && user_existed=1
 cleanup() {
   e2e_teardown
@@ -57,6 +54,4 @@ e2e_send pkg@example.org someone@example.com "$E2E_DIR/pkg.eml"
 if e2e_wait_maildir "pkg-1@e2e.test" >/dev/null; then ok "setup + sendmail delivered through the smarthost"
 else bad "not delivered: $(tail -3 "$R/maillog")"; fi
 
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

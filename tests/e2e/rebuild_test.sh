@@ -31,12 +31,8 @@ delivered=$(find "$S/maildir/new" -type f | wc -l)
 authed=$(grep -c "smarthost/submission/smtpd.*sasl_username=alice@smarthost.test" "$S/maillog" || true)
 deferred=$(grep -c "status=deferred" "$R/maillog" || true)
 log "$delivered delivered, $authed authenticated sessions, $deferred deferrals, $(cat "$rebuilds") postmap rebuilds meanwhile"
-passed=0 failed=0
-check() { if eval "$2"; then log "ok: $1"; passed=$((passed + 1)); else log "NOT OK: $1"; failed=$((failed + 1)); fi; }
 check "every message delivered ($delivered of $COUNT)" '[ "$delivered" -ge "$COUNT" ]'
 check "every delivery authenticated ($authed)" '[ "$authed" -ge "$COUNT" ]'
 check "no delivery deferred by a half-written map ($deferred deferrals)" '[ "$deferred" = 0 ]'
 check "the map was rebuilt while deliveries ran ($(cat "$rebuilds") times)" '[ "$(cat "$rebuilds")" -ge 5 ]'
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

@@ -9,9 +9,6 @@ trap e2e_teardown EXIT
 e2e_setup
 R=$E2E_DIR/relay
 S=$E2E_DIR/smarthost
-passed=0 failed=0
-ok() { log "ok: $*"; passed=$((passed + 1)); }
-bad() { log "NOT OK: $*"; failed=$((failed + 1)); }
 
 msg() {  # msg ID SUBJECT: a small message file
   printf 'From: tester@example.org\nTo: someone@example.com\nSubject: %s\nMessage-ID: <%s@e2e.test>\n\nhello %s\n' \
@@ -151,6 +148,4 @@ grep -qaF -- "$E2E_PASSWORD" "$R/sasl_passwd" || bad "secret grep cannot find th
 [ "$leaks" = 0 ] && ok "no password or AUTH payload in any log, status line, queue listing or bounce" \
   || bad "a secret leaked into $leaks file(s)"
 
-echo "$passed passed, $failed failed"
-if [ "$failed" = 0 ]; then E2E_KEEP=0; else E2E_KEEP=1; log "kept for inspection: $E2E_DIR"; fi
-[ "$failed" = 0 ]
+e2e_finish

@@ -215,8 +215,7 @@ BOOST_AUTO_TEST_CASE(bad_certificates_defer_before_auth) {
   for (std::string cert : {"expired", "notyet", "selfsigned", "wrong"}) {
     BOOST_TEST_CONTEXT(cert) {
       ScriptedServer srv;
-      srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS").Send("220 go")
-          .StartTls(Certs() + "/" + cert + ".pem", Certs() + "/" + cert + ".key").Expect("EHLO").Send("250-mx")
+      UpToTls(srv, cert).Expect("EHLO").Send("250-mx")
           .Send("250 AUTH PLAIN").Expect("AUTH");
       srv.Start();
       FastClient c;
@@ -233,8 +232,7 @@ BOOST_AUTO_TEST_CASE(bad_certificates_defer_before_auth) {
 
 BOOST_AUTO_TEST_CASE(encrypt_level_accepts_unverified_certificate) {
   ScriptedServer srv;
-  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS").Send("220 go")
-      .StartTls(Certs() + "/selfsigned.pem", Certs() + "/selfsigned.key").Expect("EHLO").Send("250 mx").Expect("MAIL")
+  UpToTls(srv, "selfsigned").Expect("EHLO").Send("250 mx").Expect("MAIL")
       .Send("250 ok").Expect("RCPT").Send("250 ok").Expect("DATA").Send("354 go").ReadData().Send("250 ok");
   srv.Start();
   FastClient c;

@@ -51,8 +51,7 @@ BOOST_AUTO_TEST_CASE(starttls_verified_auth_plain_and_data) {
 
 BOOST_AUTO_TEST_CASE(auth_login_multistep) {
   ScriptedServer srv;
-  srv.Send("220 mx.test ESMTP").Expect("EHLO").Send("250-mx.test").Send("250 STARTTLS").Expect("STARTTLS")
-      .Send("220 go").StartTls(Certs() + "/server.pem", Certs() + "/server.key")
+  UpToTls(srv, "server")
       .Expect("EHLO").Send("250-mx.test").Send("250 AUTH LOGIN")
       .Expect("AUTH LOGIN").Send("334 VXNlcm5hbWU6").Expect(Base64Encode("alice"))
       .Send("334 UGFzc3dvcmQ6").Expect(Base64Encode(kPassword)).Send("235 2.7.0 ok")
@@ -69,8 +68,7 @@ BOOST_AUTO_TEST_CASE(auth_login_multistep) {
 
 BOOST_AUTO_TEST_CASE(wrong_certificate_name_defers_without_auth) {
   ScriptedServer srv;
-  srv.Send("220 mx.test ESMTP").Expect("EHLO").Send("250-mx.test").Send("250 STARTTLS").Expect("STARTTLS")
-      .Send("220 go").StartTls(Certs() + "/wrong.pem", Certs() + "/wrong.key").Expect("EHLO");
+  UpToTls(srv, "wrong").Expect("EHLO");
   srv.Start();
   Client c;
   AttemptResult r = c.Run(srv.port());
@@ -83,8 +81,7 @@ BOOST_AUTO_TEST_CASE(wrong_certificate_name_defers_without_auth) {
 
 BOOST_AUTO_TEST_CASE(untrusted_ca_defers) {
   ScriptedServer srv;
-  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS").Send("220 go")
-      .StartTls(Certs() + "/server.pem", Certs() + "/server.key").Expect("EHLO");
+  UpToTls(srv, "server").Expect("EHLO");
   srv.Start();
   Client c;
   c.tls.ca_file = Certs() + "/server.pem";  // not the issuer
@@ -111,8 +108,7 @@ BOOST_AUTO_TEST_CASE(plaintext_injected_after_starttls_reply) {
 BOOST_AUTO_TEST_CASE(auth_rejected_soft_and_hard) {
   for (bool soft : {true, false}) {
     ScriptedServer srv;
-    srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS").Send("220 go")
-        .StartTls(Certs() + "/server.pem", Certs() + "/server.key").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN")
+    UpToTls(srv, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN")
         .Expect("AUTH PLAIN").Send("535 5.7.8 Error: authentication failed: bad creds").Expect("QUIT");
     srv.Start();
     Client c;
@@ -128,8 +124,7 @@ BOOST_AUTO_TEST_CASE(auth_rejected_soft_and_hard) {
 
 BOOST_AUTO_TEST_CASE(noplaintext_leaves_no_mechanism_and_says_why) {
   ScriptedServer srv;
-  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS").Send("220 go")
-      .StartTls(Certs() + "/server.pem", Certs() + "/server.key").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN LOGIN")
+  UpToTls(srv, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN LOGIN")
       .Expect("QUIT");
   srv.Start();
   Client c;

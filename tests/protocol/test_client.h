@@ -13,6 +13,7 @@
 #include "fakes/fake_transport.h"
 #include "log/log.h"
 #include "net/connection.h"
+#include "protocol/scripted_server.h"
 #include "sasl/sasl_client.h"
 #include "smtp/session.h"
 
@@ -50,9 +51,14 @@ struct GlobalSetup {
   static std::string LogPath() { return "/tmp/authrelay-protocol-test-" + std::to_string(getpid()) + ".log"; }
 };
 
-inline SaslLibrary& Sasl() {
-  static SaslLibrary lib;
-  return lib;
+inline SaslLibrary& Sasl() { return SaslLibrary::Global(); }
+
+// The usual opening of a scripted server: greeting, EHLO offering
+// STARTTLS, then TLS with Certs()/<cert>.pem (max_version 0 = any).
+inline ScriptedServer& UpToTls(ScriptedServer& s, const std::string& cert, int max_version = 0) {
+  return s.Send("220 mx.test ESMTP").Expect("EHLO").Send("250-mx.test").Send("250 STARTTLS").Expect("STARTTLS")
+      .Send("220 2.0.0 Ready to start TLS")
+      .StartTls(Certs() + "/" + cert + ".pem", Certs() + "/" + cert + ".key", max_version);
 }
 
 struct Client {

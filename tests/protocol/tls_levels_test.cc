@@ -18,8 +18,7 @@ namespace {
 
 // STARTTLS with the given certificate, then a full plain delivery.
 ScriptedServer& TlsDelivery(ScriptedServer& s, const std::string& cert, int max_version = 0) {
-  return s.Send("220 mx.test ESMTP").Expect("EHLO").Send("250-mx.test").Send("250 STARTTLS").Expect("STARTTLS")
-      .Send("220 go").StartTls(Certs() + "/" + cert + ".pem", Certs() + "/" + cert + ".key", max_version)
+  return UpToTls(s, cert, max_version)
       .Expect("EHLO").Send("250 mx.test").Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok")
       .Expect("DATA").Send("354 go").ReadData().Send("250 queued").Expect("QUIT").Send("221 bye");
 }
