@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "config/main_cf.h"
+#include "tls/ca_bundle.h"
 #include "core/sanitize.h"
 #include "log/log.h"
 
@@ -142,17 +143,29 @@ Result<SSL_CTX*> TlsClient::Context() {
       if (file.empty()) file = dir;
       dir.clear();
     }
+    // CAs are looked up on demand (tls/ca_bundle.h): a bundle is decoded
+    // only as far as verification needs, and a resumed session needs none.
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    std::string why;
     if (file.empty() && dir.empty()) {
-      if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+      if (!AddLazySystemCas(store, &why)) {
         return Failure("4.7.5", "Cannot start TLS: no trusted CA certificates",
-                       "cannot load the system trust store: " + OpenSslErrors() +
+                       "cannot load the system trust store: " + why +
                            " (install ca-certificates or set smtp_tls_CAfile)");
       }
-    } else if (SSL_CTX_load_verify_locations(ctx.get(), file.empty() ? nullptr : file.c_str(),
-                                             dir.empty() ? nullptr : dir.c_str()) != 1) {
-      return Failure("4.7.5", "Cannot start TLS: cannot load CA certificates",
-                     "cannot load CA certificates from " + (file.empty() ? dir : file) + ": " + OpenSslErrors() +
-                         " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)");
+    } else {
+      bool ok = true;
+      if (!file.empty()) ok = AddLazyCaBundle(store, file, &why);
+      if (ok && !dir.empty()) {
+        X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+        ok = lookup && X509_LOOKUP_add_dir(lookup, dir.c_str(), X509_FILETYPE_PEM) == 1;
+        if (!ok) why = OpenSslErrors();
+      }
+      if (!ok) {
+        return Failure("4.7.5", "Cannot start TLS: cannot load CA certificates",
+                       "cannot load CA certificates from " + (why.empty() ? (file.empty() ? dir : file) : why) +
+                           " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)");
+      }
     }
   }
   if (!policy_.cert_file.empty()) {
