@@ -25,6 +25,10 @@ const std::map<std::string, std::string, std::less<>>& BuiltinDefaults() {
       {"compatibility_level", "0"},
       {"command_time_limit", "1000s"},
       {"authrelay_time_limit", "$command_time_limit"},
+      {"smtp_tls_session_cache_timeout", "3600s"},
+      // Our own file (smtp(8)'s sessions live in tlsmgr, which we cannot use).
+      {"authrelay_tls_session_cache", "/var/lib/authrelay/tls_session_cache"},
+      {"authrelay_tls_session_cache_timeout", "$smtp_tls_session_cache_timeout"},
       {"soft_bounce", "no"},
       {"relayhost", ""},
       {"recipient_delimiter", ""},

@@ -61,6 +61,11 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   s.soft_bounce = cf.GetBool("soft_bounce");
   s.allow_plaintext_auth = cf.GetBool("authrelay_allow_plaintext_auth");
   s.log_file = cf.Get("authrelay_log_file");
+  s.tls_session_cache = std::string(Trim(cf.Get("authrelay_tls_session_cache")));
+  auto cache_timeout = cf.GetTime("authrelay_tls_session_cache_timeout");
+  if (!cache_timeout.ok()) return cache_timeout.failure();
+  // smtp(8) caps its cache timeout at 8640000s (100 days); so do we.
+  s.tls_session_cache_timeout = std::min<long>(cache_timeout.value(), 8640000);
 
   SessionPolicy& p = s.session;
   p.helo_name = cf.Get("smtp_helo_name");
@@ -169,6 +174,9 @@ TlsPolicy MakeTlsPolicy(const Settings& s, TlsLevel level, const NextHop& hop, c
   p.protocols = level >= TlsLevel::kEncrypt ? s.mandatory_protocols : s.protocols;
   p.cert_file = s.cert_file;
   p.key_file = s.key_file;
+  p.session_cache_file = s.tls_session_cache;
+  p.session_cache_timeout = s.tls_session_cache_timeout;
+  p.session_peer = hop.verbatim + "|" + host + ":" + std::to_string(hop.port);
   p.fingerprint_digest = s.fingerprint_digest.empty() ? "sha256" : s.fingerprint_digest;
   for (const auto& fp : SplitList(s.fingerprint_cert_match)) {
     for (const auto& part : SplitList(fp)) p.fingerprints.push_back(part);

@@ -43,6 +43,8 @@ struct Settings {
   bool soft_bounce = false;     // Postfix's global soft_bounce
   bool allow_plaintext_auth = false;
   std::string log_file;
+  std::string tls_session_cache;       // authrelay_tls_session_cache ("" = off)
+  long tls_session_cache_timeout = 3600;
   SessionPolicy session;  // filled except credentials, TLS level, SASL factory
 };
 

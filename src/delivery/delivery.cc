@@ -146,7 +146,11 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
       out.relay = ep.Name();
-      if (conn.tls()) out.tls = *conn.tls();
+      if (conn.tls()) {
+        out.tls = *conn.tls();
+        // Only a session whose handshake this policy accepted is reused.
+        if (!TlsVerifies(level) || conn.tls()->verified) tls.SaveSession();
+      }
       out.attempt = r;
       if (r.delivered) {
         out.delivered = true;

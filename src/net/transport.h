@@ -19,6 +19,7 @@ struct TlsInfo {
   int bits = 0;
   bool trusted = false;           // chain verified against the CAs
   bool verified = false;          // chain and name (or fingerprint) matched
+  bool resumed = false;           // an earlier session was resumed
   std::string peer_subject;       // subject CN of the server certificate
   std::string verify_error;       // OpenSSL's reason when not verified
   std::vector<std::string> chain; // "depth 0: subject=..., issuer=..."

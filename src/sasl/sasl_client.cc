@@ -3,14 +3,73 @@
 #include <sasl/sasl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <string_view>
 
 #include "config/main_cf.h"
 #include "core/sanitize.h"
 
 namespace authrelay {
 
-SaslLibrary::SaslLibrary() { ok_ = sasl_client_init(nullptr) == SASL_OK; }
+namespace {
+
+// Plugins the current sasl_client_init() may load; empty with
+// g_all_plugins set means every one.
+std::vector<std::string> g_plugins;
+bool g_all_plugins = false;
+
+int VerifyFile(void*, const char* file, sasl_verify_type_t type) noexcept {
+  if (type != SASL_VRFY_PLUGIN || g_all_plugins) return SASL_OK;
+  std::string_view name(file);
+  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  if (name.substr(0, 3) == "lib") name.remove_prefix(3);
+  name = name.substr(0, name.find('.'));
+  bool wanted = std::find(g_plugins.begin(), g_plugins.end(), name) != g_plugins.end();
+  return wanted ? SASL_OK : SASL_CONTINUE;  // CONTINUE: skip this file
+}
+
+}  // namespace
+
+std::string SaslLibrary::PluginFor(const std::string& mechanism) {
+  std::string m = mechanism;
+  for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (m == "PLAIN") return "plain";
+  if (m == "LOGIN") return "login";
+  if (m == "ANONYMOUS") return "anonymous";
+  if (m == "CRAM-MD5") return "crammd5";
+  if (m == "DIGEST-MD5") return "digestmd5";
+  if (m.rfind("SCRAM-", 0) == 0) return "scram";
+  if (m == "NTLM") return "ntlm";
+  if (m == "GSSAPI" || m == "GSS-SPNEGO") return "gssapiv2";
+  if (m.rfind("GS2-", 0) == 0) return "gs2";
+  if (m == "OTP") return "otp";
+  if (m == "SRP") return "srp";
+  if (m == "PASSDSS-3DES-1") return "passdss";
+  if (m == "EXTERNAL") return "-";  // built into libsasl2
+  return "";
+}
+
+bool SaslLibrary::Load(const std::vector<std::string>& mechanisms) {
+  if (all_) return ok_;
+  std::vector<std::string> want = g_plugins;
+  bool all = false;
+  for (const std::string& m : mechanisms) {
+    std::string p = PluginFor(m);
+    if (p.empty()) all = true;
+    else if (std::find(want.begin(), want.end(), p) == want.end()) want.push_back(p);
+  }
+  if (ok_ && !all && want.size() == g_plugins.size()) return true;  // nothing new
+  if (ok_) sasl_client_done();
+  g_plugins = std::move(want);
+  g_all_plugins = all;
+  static sasl_callback_t callbacks[] = {
+      {SASL_CB_VERIFYFILE, reinterpret_cast<int (*)()>(reinterpret_cast<void (*)()>(&VerifyFile)), nullptr},
+      {SASL_CB_LIST_END, nullptr, nullptr}};
+  ok_ = sasl_client_init(callbacks) == SASL_OK;
+  all_ = all;
+  return ok_;
+}
 
 SaslLibrary& SaslLibrary::Global() {
   static SaslLibrary library;
@@ -20,7 +79,8 @@ SaslLibrary::~SaslLibrary() {
   if (ok_) sasl_client_done();
 }
 
-std::string SaslLibrary::AvailableMechanisms() const {
+std::string SaslLibrary::AvailableMechanisms() {
+  Load({"*all*"});
   const char** mechs = sasl_global_listmech();
   std::string out;
   for (int i = 0; mechs && mechs[i]; ++i) {
@@ -99,6 +159,13 @@ class CyrusSaslClient final : public SaslClient {
   CyrusSaslClient(const CyrusSaslClient&) = delete;
   CyrusSaslClient& operator=(const CyrusSaslClient&) = delete;
 
+  // Remembers where and how to authenticate; the Cyrus connection is made
+  // in Start, once the mechanisms (and so the plugins) are known.
+  void Prepare(std::string host, unsigned flags) {
+    host_ = std::move(host);
+    flags_ = flags;
+  }
+
   Status Init(const std::string& host, unsigned flags) {
     int rc = sasl_client_new("smtp", host.c_str(), nullptr, nullptr, callbacks_, 0, &conn_);
     if (rc != SASL_OK) return Error("sasl_client_new", rc);
@@ -113,6 +180,11 @@ class CyrusSaslClient final : public SaslClient {
   }
 
   Result<SaslStep> Start(const std::vector<std::string>& mechanisms) override {
+    if (conn_) sasl_dispose(&conn_);
+    if (!SaslLibrary::Global().Load(mechanisms)) {
+      return Failure("4.7.0", "SASL client error", "sasl_client_init failed (is libsasl2-modules installed?)");
+    }
+    if (Status s = Init(host_, flags_); !s.ok()) return s.failure();
     std::string list;
     for (const auto& m : mechanisms) list += (list.empty() ? "" : " ") + m;
     const char* out = nullptr;
@@ -162,6 +234,8 @@ class CyrusSaslClient final : public SaslClient {
     return SASL_OK;
   }
 
+  std::string host_;
+  unsigned flags_ = 0;
   std::string username_;
   std::string secret_buf_;
   sasl_callback_t callbacks_[4];
@@ -172,11 +246,8 @@ class CyrusSaslClient final : public SaslClient {
 
 Result<std::unique_ptr<SaslClient>> NewCyrusSaslClient(const std::string& server_host, std::string username,
                                                        const Secret& password, unsigned security_flags) {
-  if (!SaslLibrary::Global().ok()) {
-    return Failure("4.7.0", "SASL client error", "sasl_client_init failed (is libsasl2-modules installed?)");
-  }
   auto client = std::make_unique<CyrusSaslClient>(std::move(username), password);
-  if (Status s = client->Init(server_host, security_flags); !s.ok()) return s.failure();
+  client->Prepare(server_host, security_flags);
   return std::unique_ptr<SaslClient>(std::move(client));
 }
 

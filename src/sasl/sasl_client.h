@@ -14,22 +14,33 @@
 
 namespace authrelay {
 
-// Process-wide sasl_client_init(), done on first use: it loads every Cyrus
-// plugin, which a delivery without credentials never needs (start-up is
-// the hot path of a one-process-per-message transport).
+// Process-wide sasl_client_init(), done on first use and for the
+// mechanisms in play only: Cyrus would dlopen() every plugin installed
+// (~8 on Debian, each a few hundred page faults and relocations), while a
+// delivery uses the one or two the server offers. Plugins are chosen by
+// file name (libplain.so for PLAIN, ...); a mechanism we cannot place
+// loads them all, so the choice Cyrus makes never changes.
 class SaslLibrary {
  public:
   static SaslLibrary& Global();
   ~SaslLibrary();
   SaslLibrary(const SaslLibrary&) = delete;
   SaslLibrary& operator=(const SaslLibrary&) = delete;
-  bool ok() const { return ok_; }
-  // Client mechanisms the installed plugins offer ("PLAIN LOGIN ...").
-  std::string AvailableMechanisms() const;
+  // Makes sure the plugins that may implement `mechanisms` are loaded
+  // (re-initialising Cyrus with more if an earlier call loaded fewer). No
+  // SASL connection may be open while it runs. False if Cyrus failed.
+  bool Load(const std::vector<std::string>& mechanisms);
+  // Client mechanisms the installed plugins offer ("PLAIN LOGIN ..."),
+  // after loading them all.
+  std::string AvailableMechanisms();
+  // The plugin (file name without "lib" and suffix) for a mechanism, or ""
+  // if we do not know it.
+  static std::string PluginFor(const std::string& mechanism);
 
  private:
-  SaslLibrary();
+  SaslLibrary() = default;
   bool ok_ = false;
+  bool all_ = false;
 };
 
 // Parses "noplaintext, noanonymous" into Cyrus security flags. Failure

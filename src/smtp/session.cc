@@ -103,6 +103,7 @@ std::optional<Failure> Session::TlsHandshake(Deadline overall) {
     return Failure("4.7.5", "Server certificate not verified");
   }
   if (info) {
+    if (info->resumed) log::Debug(server_ + ":" + std::to_string(port_) + ": Reusing old session");
     const char* kind = info->verified ? "Verified" : (info->trusted ? "Trusted" : "Untrusted");
     log::Info(std::string(kind) + " TLS connection established to " + server_ + ":" + std::to_string(port_) + ": " +
               info->protocol + " with cipher " + info->cipher + " (" + std::to_string(info->bits) + "/" +

@@ -177,8 +177,63 @@ Result<SSL_CTX*> TlsClient::Context() {
                      "cannot load smtp_tls_cert_file " + policy_.cert_file + ": " + OpenSslErrors());
     }
   }
+  if (cache_.enabled()) {
+    // OpenSSL keeps nothing itself (one process, one connection): every
+    // session it would cache comes to OnNewSession.
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_app_data(ctx.get(), this);
+    SSL_CTX_sess_set_new_cb(ctx.get(), &TlsClient::OnNewSession);
+  }
   ctx_ = std::move(ctx);
   return ctx_.get();
+}
+
+int TlsClient::OnNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* self = static_cast<TlsClient*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (!self) return 0;
+  // TLS 1.3 servers may send several tickets; the last one is kept.
+  self->newest_session_.reset(session);
+  return 1;  // we hold the reference now
+}
+
+void TlsClient::SaveSession() {
+  if (!newest_session_) return;
+  if (cache_.Store(SessionKey(), newest_session_.get())) {
+    log::Debug("TLS session for " + Printable(policy_.session_peer, 200) + " saved to " + policy_.session_cache_file);
+  }
+  newest_session_.reset();
+}
+
+std::string TlsClient::SessionKey() const {
+  std::string id = "v1";
+  auto add = [&](std::string_view field) {
+    id += '\x1f';
+    id += field;
+  };
+  add(policy_.session_peer);
+  add(TlsLevelName(policy_.level));
+  add(policy_.server_name);
+  for (const auto& n : policy_.match_names) add(n);
+  add("|");
+  for (const auto& f : policy_.fingerprints) add(f);
+  add(policy_.fingerprint_digest);
+  add(policy_.protocols);
+  add(policy_.ciphers);
+  add(policy_.exclude);
+  add(policy_.ca_file);
+  add(policy_.ca_path);
+  add(policy_.cert_file);
+  add(policy_.key_file);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(id.data(), id.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex += digits[md[i] >> 4];
+    hex += digits[md[i] & 15];
+  }
+  return hex;
 }
 
 Result<SslPtr> TlsClient::NewSsl() {
@@ -191,6 +246,9 @@ Result<SslPtr> TlsClient::NewSsl() {
     bool is_ip = inet_pton(AF_INET, policy_.server_name.c_str(), buf) == 1 ||
                  inet_pton(AF_INET6, policy_.server_name.c_str(), buf) == 1;
     if (!is_ip) SSL_set_tlsext_host_name(ssl.get(), policy_.server_name.c_str());
+  }
+  if (cache_.enabled()) {
+    if (SslSessionPtr cached = cache_.Load(SessionKey())) SSL_set_session(ssl.get(), cached.get());
   }
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
@@ -233,6 +291,7 @@ std::string NameLine(X509_NAME* name) {
 
 void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   info->protocol = SSL_get_version(ssl);
+  info->resumed = SSL_session_reused(ssl) == 1;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
   info->cipher = cipher ? SSL_CIPHER_get_name(cipher) : "?";
   info->bits = cipher ? SSL_CIPHER_get_bits(cipher, nullptr) : 0;

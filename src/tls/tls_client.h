@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "net/transport.h"
+#include "tls/session_cache.h"
 
 namespace authrelay {
 
@@ -35,6 +36,11 @@ struct TlsPolicy {
   std::string exclude;                    // ciphers to remove, Postfix syntax (colon/space list)
   std::string cert_file;                  // client certificate (optional)
   std::string key_file;
+  // Session resumption (tls/session_cache.h): "" = off. session_peer names
+  // the next hop and server ("nexthop|host:port") for the cache key.
+  std::string session_cache_file;
+  long session_cache_timeout = 0;
+  std::string session_peer;
 };
 
 struct SslCtxDeleter {
@@ -52,18 +58,33 @@ bool ProtocolRange(std::string_view protocols, int* min_version, int* max_versio
 
 class TlsClient {
  public:
-  explicit TlsClient(TlsPolicy policy) : policy_(std::move(policy)) {}
+  explicit TlsClient(TlsPolicy policy)
+      : policy_(std::move(policy)), cache_(policy_.session_cache_file, policy_.session_cache_timeout) {}
+  // The SSL_CTX points back here (new-session callback): not copyable.
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
   const TlsPolicy& policy() const { return policy_; }
   // Builds (once) the SSL_CTX; Failure 4.7.5 if CAs or keys cannot load.
   Result<SSL_CTX*> Context();
   // Fills info->trusted/verified from the finished handshake.
   void CheckPeer(SSL* ssl, TlsInfo* info) const;
   // Makes an SSL for one connection with SNI and host checks set.
+  // Offers the cached session for this peer and policy, if any.
   Result<SslPtr> NewSsl();
+  // Writes the newest session the server gave us to the cache. Call only
+  // after a handshake whose result the delivery accepted.
+  void SaveSession();
+  // The cache key: a SHA-256 over the peer and every policy setting that
+  // changes what a handshake checks.
+  std::string SessionKey() const;
 
  private:
+  static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+
   TlsPolicy policy_;
+  TlsSessionCache cache_;
   SslCtxPtr ctx_;
+  SslSessionPtr newest_session_;
 };
 
 // Drains OpenSSL's error queue into one line.
