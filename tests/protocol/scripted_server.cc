@@ -54,6 +54,17 @@ ScriptedServer& ScriptedServer::Expect(std::string prefix) {
 
 ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int max_version) {
   steps_.push_back([this, cert, key, max_version] {
+    if (shared_ctx_) {
+      ssl_ = SSL_new(shared_ctx_);
+      SSL_set_fd(ssl_, fd_);
+      buf_.clear();
+      if (SSL_accept(ssl_) != 1) {
+        error_ = "server TLS handshake failed";
+        return false;
+      }
+      session_reused_ = SSL_session_reused(ssl_) == 1;
+      return true;
+    }
     ctx_ = SSL_CTX_new(TLS_server_method());
     if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
     if (!client_ca_.empty()) {

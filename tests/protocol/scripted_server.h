@@ -37,6 +37,11 @@ class ScriptedServer {
   const std::string& client_subject() const { return client_subject_; }
   // The SNI name the client sent ("" if none).
   const std::string& sni() const { return sni_; }
+  // Use this server context (certificate loaded, session tickets keyed)
+  // instead of a new one, so a later server can resume sessions of an
+  // earlier one, as one real smarthost would. Not owned.
+  void ShareContext(SSL_CTX* ctx) { shared_ctx_ = ctx; }
+  bool session_reused() const { return session_reused_; }
 
  private:
   bool ReadLine(std::string& line);
@@ -47,6 +52,8 @@ class ScriptedServer {
   int fd_ = -1;
   int port_ = 0;
   SSL_CTX* ctx_ = nullptr;
+  SSL_CTX* shared_ctx_ = nullptr;
+  bool session_reused_ = false;
   SSL* ssl_ = nullptr;
   std::string buf_;
   std::vector<std::function<bool()>> steps_;

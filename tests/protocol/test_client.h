@@ -66,6 +66,7 @@ struct Client {
   SessionPolicy policy;
   Credentials creds;
   Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt};
+  TlsInfo last_tls;
 
   Client() {
     tls.level = TlsLevel::kSecure;
@@ -94,7 +95,13 @@ struct Client {
     Connection conn(std::move(fd).value(), &tls_client);
     Session s(conn, "mx.test[127.0.0.1]", static_cast<std::uint16_t>(port), policy);
     StringSource src(std::move(message));
-    return s.Run(env, src, Deadline::AfterSeconds(10));
+    AttemptResult r = s.Run(env, src, Deadline::AfterSeconds(10));
+    // As delivery.cc: keep the session only from an accepted handshake.
+    if (conn.tls()) {
+      last_tls = *conn.tls();
+      if (!TlsVerifies(tls.level) || conn.tls()->verified) tls_client.SaveSession();
+    }
+    return r;
   }
 };
 
