@@ -349,26 +349,67 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   if (caps_.size && env.size) mail += " SIZE=" + std::to_string(*env.size);
   if (caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (need_utf8) mail += " SMTPUTF8";
-  Deadline dm = Stage(policy_.mail_timeout, overall);
-  if (auto f = Send(mail, kMail, dm)) return fail(*f);
-  if (auto f = Receive(r, kMail, dm)) return fail(*f);
+  // RFC 2920: with PIPELINING, MAIL, every RCPT and DATA go out in one
+  // write and their replies are read in order: one round trip instead of
+  // 2 + recipients. A group that could fill the socket buffers while the
+  // server's replies wait unread is sent in lock step instead.
+  std::size_t group_bytes = mail.size() + 8;
+  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12;
+  const bool pipelined = caps_.pipelining && group_bytes <= 16 * 1024;
+  const bool send_data = !policy_.dry_run;
+  if (pipelined) {
+    std::string group = mail + "\r\n";
+    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">\r\n";
+    if (send_data) group += "DATA\r\n";
+    if (policy_.trace) log::Info("> " + server_ + ": " + Printable(mail, 300) + " ... (" + std::to_string(env.recipients.size() + 1 + send_data) + " commands pipelined)");
+    IoStatus s = transport_.Write(group, Stage(policy_.mail_timeout, overall));
+    if (s != IoStatus::kOk) return fail(IoFailure(s, kMail));
+  }
+  // Sends one command unless it already went out in the group; reads its reply.
+  auto command = [&](const std::string& line, const char* stage, long timeout, Reply& reply) -> std::optional<Failure> {
+    Deadline d = Stage(timeout, overall);
+    if (!pipelined) {
+      if (auto f = Send(line, stage, d)) return f;
+    }
+    return Receive(reply, stage, d);
+  };
+
+  if (auto f = command(mail, kMail, policy_.mail_timeout, r)) return fail(*f);
+  std::optional<Failure> mail_refused;
   if (r.cls() != 2) {
-    Quit(overall);
-    return fail(Said(r, "MAIL FROM command"));
+    mail_refused = Said(r, "MAIL FROM command");
+    if (!pipelined) {
+      Quit(overall);
+      return fail(*mail_refused);
+    }
   }
 
   std::vector<Failure> refused;
   for (const std::string& rcpt : env.recipients) {
-    Deadline dr = Stage(policy_.rcpt_timeout, overall);
-    if (auto f = Send("RCPT TO:<" + rcpt + ">", kRcpt, dr)) return fail(*f);
-    if (auto f = Receive(r, kRcpt, dr)) return fail(*f);
-    if (r.cls() != 2) {
+    if (mail_refused && !pipelined) break;
+    if (auto f = command("RCPT TO:<" + rcpt + ">", kRcpt, policy_.rcpt_timeout, r)) {
+      return fail(mail_refused ? *mail_refused : *f);
+    }
+    if (r.cls() != 2 && !mail_refused) {
       refused.push_back(Said(r, "RCPT TO command"));
       log::Info("to=<" + Printable(rcpt, 300) + ">: " + refused.back().text());
     }
   }
-  if (!refused.empty()) {
+  // The pipelined DATA's reply, when something before it failed: a 354
+  // here would start a message we must not finish, so the connection is
+  // dropped without the final dot (the server then discards it).
+  auto abandon = [&](Failure f) {
+    if (pipelined && send_data) {
+      Reply data_reply;
+      if (Receive(data_reply, kData, Stage(policy_.data_init_timeout, overall)) || data_reply.code == 354) {
+        return fail(std::move(f));
+      }
+    }
     Quit(overall);
+    return fail(std::move(f));
+  };
+  if (mail_refused) return abandon(*mail_refused);
+  if (!refused.empty()) {
     bool all_permanent = refused.size() == env.recipients.size() &&
                          std::all_of(refused.begin(), refused.end(), [](const Failure& f) { return f.permanent(); });
     Failure first = refused.front();
@@ -378,7 +419,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     if (!all_permanent && refused.size() < env.recipients.size()) {
       text += "; nothing was sent, so the other recipients are deferred too";
     }
-    return fail(Failure(dsn, text));
+    return abandon(Failure(dsn, text));
   }
 
   if (policy_.dry_run) {
@@ -390,9 +431,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     return result;
   }
 
-  Deadline dd = Stage(policy_.data_init_timeout, overall);
-  if (auto f = Send("DATA", kData, dd)) return fail(*f);
-  if (auto f = Receive(r, kData, dd)) return fail(*f);
+  if (auto f = command("DATA", kData, policy_.data_init_timeout, r)) return fail(*f);
   if (r.code != 354) {
     Quit(overall);
     if (r.cls() == 2) {

@@ -94,6 +94,18 @@ ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int 
   return *this;
 }
 
+ScriptedServer& ScriptedServer::ExpectClosed() {
+  steps_.push_back([this] {
+    std::string line;
+    if (ReadLine(line)) {
+      error_ = "expected the client to hang up, got \"" + line + "\"";
+      return false;
+    }
+    return true;
+  });
+  return *this;
+}
+
 ScriptedServer& ScriptedServer::ReadData() {
   steps_.push_back([this] {
     std::string line;

@@ -24,6 +24,9 @@ class ScriptedServer {
   // max_version: e.g. TLS1_2_VERSION to refuse TLS 1.3 (0 = any).
   ScriptedServer& StartTls(std::string cert, std::string key, int max_version = 0);
   ScriptedServer& ReadData();                     // lines up to "." into data()
+  // The client must close the connection without sending anything more;
+  // "" or the line it sent goes to Finish().
+  ScriptedServer& ExpectClosed();
   ScriptedServer& Close();
 
   void Start();
