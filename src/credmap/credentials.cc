@@ -46,23 +46,22 @@ Credentials SplitCredentialValue(Secret value) {
 }
 
 Result<std::optional<Credentials>> FindCredentials(TableList& tables, const CredentialQuery& q, LookupTrace* trace) {
-  for (const std::string& key : CredentialKeys(q)) {
-    auto hit = tables.Find(key);
-    if (!hit.ok()) {
-      if (trace) trace->push_back(Printable(key, 200) + ": lookup error");
-      return hit.failure();
-    }
-    if (!hit.value()) {
-      if (trace) trace->push_back(Printable(key, 200) + ": not found");
-      continue;
-    }
-    Credentials c = SplitCredentialValue(std::move(hit.value()->value));
-    c.matched_key = key;
-    c.table = hit.value()->table;
-    if (trace) trace->push_back(Printable(key, 200) + ": found in " + c.table);
-    return std::optional<Credentials>(std::move(c));
+  std::vector<std::string> keys = CredentialKeys(q);
+  auto hit = tables.FindFirst(keys);
+  if (!hit.ok()) {
+    if (trace) trace->push_back("lookup error: " + hit.failure().text());
+    return hit.failure();
   }
-  return std::optional<Credentials>();
+  std::size_t found_at = hit.value() ? hit.value()->key_index : keys.size();
+  if (trace) {
+    for (std::size_t k = 0; k < found_at; ++k) trace->push_back(Printable(keys[k], 200) + ": not found");
+  }
+  if (!hit.value()) return std::optional<Credentials>();
+  Credentials c = SplitCredentialValue(std::move(hit.value()->hit.value));
+  c.matched_key = keys[found_at];
+  c.table = hit.value()->hit.table;
+  if (trace) trace->push_back(Printable(c.matched_key, 200) + ": found in " + c.table);
+  return std::optional<Credentials>(std::move(c));
 }
 
 }  // namespace authrelay

@@ -42,6 +42,12 @@ class DbTable final : public LookupTable {
   const std::string& spec() const override { return spec_; }
 
   Result<std::optional<Secret>> Lookup(std::string_view key) override {
+    auto all = LookupAll({std::string(key)});
+    if (!all.ok()) return all.failure();
+    return std::move(all.value().front());
+  }
+
+  Result<std::vector<std::optional<Secret>>> LookupAll(const std::vector<std::string>& keys) override {
     // Postfix's writer (postmap) rewrites the file in place under an
     // exclusive flock(); our shared lock spans open and get, so we see the
     // whole old table or the whole new one.
@@ -66,6 +72,17 @@ class DbTable final : public LookupTable {
                                          " database: " + db_strerror(rc) +
                                          " (rebuild it with: postmap " + spec_ + ")");
     }
+    std::vector<std::optional<Secret>> out;
+    for (const std::string& key : keys) {
+      auto one = Get(db.get(), key);
+      if (!one.ok()) return one.failure();
+      out.push_back(std::move(one).value());
+    }
+    return out;
+  }
+
+ private:
+  Result<std::optional<Secret>> Get(DB* db, std::string_view key) {
     std::string folded = Lowercase(key);
     // Try with the trailing NUL postmap writes by default, then without
     // (postmap -n).
@@ -74,7 +91,7 @@ class DbTable final : public LookupTable {
       DBT v{};
       k.data = folded.data();  // c_str() keeps the NUL at folded.size()
       k.size = static_cast<u_int32_t>(len);
-      rc = db->get(db.get(), nullptr, &k, &v, 0);
+      int rc = db->get(db, nullptr, &k, &v, 0);
       if (rc == 0) {
         const char* p = static_cast<const char*>(v.data);
         std::size_t n = v.size;
@@ -89,7 +106,6 @@ class DbTable final : public LookupTable {
     return std::optional<Secret>();
   }
 
- private:
   std::string spec_;
   std::string path_;
   bool btree_;

@@ -53,6 +53,13 @@ class LmdbTable final : public LookupTable {
   const std::string& spec() const override { return spec_; }
 
   Result<std::optional<Secret>> Lookup(std::string_view key) override {
+    auto all = LookupAll({std::string(key)});
+    if (!all.ok()) return all.failure();
+    return std::move(all.value().front());
+  }
+
+  // One open, one lock and one read transaction for every key.
+  Result<std::vector<std::optional<Secret>>> LookupAll(const std::vector<std::string>& keys) override {
     int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return TableReadFailure(spec_, "open " + path_ + ": " + std::strerror(errno));
     FcntlReadLock lock(fd);
@@ -83,21 +90,27 @@ class LmdbTable final : public LookupTable {
       MDB_dbi dbi;
       rc = mdb_dbi_open(txn.get(), nullptr, 0, &dbi);
       if (rc != 0) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
-      std::string folded = Lowercase(key);
-      for (std::size_t len : {folded.size() + 1, folded.size()}) {
-        if (len == 0 || len > 511) continue;  // LMDB's key size limit
-        MDB_val k{len, folded.data()};
-        MDB_val v{};
-        rc = mdb_get(txn.get(), dbi, &k, &v);
-        if (rc == 0) {
-          const char* p = static_cast<const char*>(v.mv_data);
-          std::size_t n = v.mv_size;
-          if (n > 0 && p[n - 1] == '\0') --n;
-          return std::optional<Secret>(Secret(std::string(p, strnlen(p, n))));
+      std::vector<std::optional<Secret>> out;
+      for (const std::string& key : keys) {
+        std::string folded = Lowercase(key);
+        std::optional<Secret> found;
+        for (std::size_t len : {folded.size() + 1, folded.size()}) {
+          if (len == 0 || len > 511) continue;  // LMDB's key size limit
+          MDB_val k{len, folded.data()};
+          MDB_val v{};
+          rc = mdb_get(txn.get(), dbi, &k, &v);
+          if (rc == 0) {
+            const char* p = static_cast<const char*>(v.mv_data);
+            std::size_t n = v.mv_size;
+            if (n > 0 && p[n - 1] == '\0') --n;
+            found = Secret(std::string(p, strnlen(p, n)));
+            break;
+          }
+          if (rc != MDB_NOTFOUND) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
         }
-        if (rc != MDB_NOTFOUND) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
+        out.push_back(std::move(found));
       }
-      return std::optional<Secret>();
+      return out;
     }
     return TableReadFailure(spec_, "read " + path_ + ": map resized repeatedly");
   }

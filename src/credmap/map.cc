@@ -110,21 +110,44 @@ Result<TableList> TableList::Open(std::string_view parameter_name, std::string_v
   return list;
 }
 
+namespace {
+
+Failure EmptyResult(const std::string& parameter, std::string_view key, const std::string& spec) {
+  return Failure("4.3.5", "mail system configuration error: " + parameter + ": lookup of \"" +
+                              Printable(key, 100) + "\" returns an empty string result",
+                 parameter + ": lookup of \"" + Printable(key, 100) + "\" in " + spec +
+                     " returns an empty string result (give it a value or remove the entry)");
+}
+
+}  // namespace
+
 Result<std::optional<TableList::Hit>> TableList::Find(std::string_view key) {
-  for (auto& t : tables_) {
-    auto r = t->Lookup(key);
-    if (!r.ok()) return r.failure();
-    if (r.value()) {
-      if (r.value()->empty()) {
-        return Failure("4.3.5", "mail system configuration error: " + parameter_ + ": lookup of \"" +
-                                    Printable(key, 100) + "\" returns an empty string result",
-                       parameter_ + ": lookup of \"" + Printable(key, 100) + "\" in " + t->spec() +
-                           " returns an empty string result (give it a value or remove the entry)");
+  auto first = FindFirst({std::string(key)});
+  if (!first.ok()) return first.failure();
+  if (!first.value()) return std::optional<Hit>();
+  return std::optional<Hit>(std::move(first.value()->hit));
+}
+
+Result<std::optional<TableList::FirstHit>> TableList::FindFirst(const std::vector<std::string>& keys) {
+  // answers[t] is filled the first time the key-major walk reaches table t.
+  std::vector<std::optional<std::vector<std::optional<Secret>>>> answers(tables_.size());
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    for (std::size_t t = 0; t < tables_.size(); ++t) {
+      if (!answers[t]) {
+        auto r = tables_[t]->LookupAll(std::vector<std::string>(keys.begin() + static_cast<long>(k), keys.end()));
+        if (!r.ok()) return r.failure();
+        // Pad so indexes stay those of `keys`.
+        std::vector<std::optional<Secret>> all(k);
+        for (auto& v : r.value()) all.push_back(std::move(v));
+        answers[t] = std::move(all);
       }
-      return std::optional<Hit>(Hit{std::move(*r.value()), t->spec()});
+      std::optional<Secret>& v = (*answers[t])[k];
+      if (!v) continue;
+      if (v->empty()) return EmptyResult(parameter_, keys[k], tables_[t]->spec());
+      return std::optional<FirstHit>(FirstHit{k, Hit{std::move(*v), tables_[t]->spec()}});
     }
   }
-  return std::optional<Hit>();
+  return std::optional<FirstHit>();
 }
 
 std::vector<std::pair<std::string, std::string>> ParsePostmapSource(std::string_view text) {

@@ -26,6 +26,17 @@ class LookupTable {
   // nullopt = no such key. A Failure (4.3.0) = the table could not be read:
   // callers must defer, never treat that as "not found".
   virtual Result<std::optional<Secret>> Lookup(std::string_view key) = 0;
+  // Every key at once, answers in the same order. Tables whose opening
+  // costs (Berkeley DB: open, lock, read the meta page) do it once here.
+  virtual Result<std::vector<std::optional<Secret>>> LookupAll(const std::vector<std::string>& keys) {
+    std::vector<std::optional<Secret>> out;
+    for (const std::string& k : keys) {
+      auto r = Lookup(k);
+      if (!r.ok()) return r.failure();
+      out.push_back(std::move(r).value());
+    }
+    return out;
+  }
   // "hash:/etc/postfix/sasl_passwd", for logs.
   virtual const std::string& spec() const = 0;
 };
@@ -59,6 +70,14 @@ class TableList {
     std::string table;
   };
   Result<std::optional<Hit>> Find(std::string_view key);
+  // The first of several keys found, asked in Postfix's order (each key of
+  // every table before the next key) but reading each table once; a table
+  // is opened only when the search reaches it. key_index says which key.
+  struct FirstHit {
+    std::size_t key_index;
+    Hit hit;
+  };
+  Result<std::optional<FirstHit>> FindFirst(const std::vector<std::string>& keys);
   const std::string& parameter() const { return parameter_; }
 
  private:

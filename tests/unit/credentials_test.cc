@@ -56,6 +56,21 @@ BOOST_AUTO_TEST_CASE(extension_needs_recipient_delimiter) {
   BOOST_TEST(CredentialKeys(q) == want, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_later_table_is_not_opened_when_an_earlier_one_answers) {
+  std::vector<std::string> asked;
+  std::vector<std::unique_ptr<LookupTable>> t;
+  t.push_back(std::make_unique<FakeTable>("A", std::map<std::string, std::string>{{"h", "a:1"}}, &asked));
+  auto b = std::make_unique<FakeTable>("B", std::map<std::string, std::string>{}, &asked);
+  b->fail_ = true;  // an unreadable table never reached is no error
+  t.push_back(std::move(b));
+  TableList list = Tables(std::move(t));
+  auto c = FindCredentials(list, {"", "h", "[h]:587", false, ""});
+  BOOST_REQUIRE(c.ok());
+  BOOST_REQUIRE(c.value().has_value());
+  BOOST_TEST(c.value()->username == "a");
+  BOOST_TEST(std::count_if(asked.begin(), asked.end(), [](const std::string& s) { return s[0] == 'B'; }) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(key_by_key_across_tables) {
   std::vector<std::string> asked;
   std::vector<std::unique_ptr<LookupTable>> t;
@@ -65,8 +80,10 @@ BOOST_AUTO_TEST_CASE(key_by_key_across_tables) {
   auto c = FindCredentials(list, {"", "h", "[h]:587", false, ""});
   BOOST_REQUIRE(c.ok());
   BOOST_REQUIRE(c.value().has_value());
-  // "h" is asked of A then B before "[h]:587" is asked at all: B wins.
-  std::vector<std::string> want = {"A:h", "B:h"};
+  // Postfix's order is key-major: "h" in A, "h" in B, then "[h]:587". Each
+  // table is read once for all keys (one open and lock), but the winner is
+  // still the first key in that order: B's "h", not A's "[h]:587".
+  std::vector<std::string> want = {"A:h", "A:[h]:587", "B:h", "B:[h]:587"};
   BOOST_TEST(asked == want, boost::test_tools::per_element());
   BOOST_TEST(c.value()->username == "b-user");
   BOOST_TEST(c.value()->password.Reveal() == "b:pw");  // split at the first colon only
