@@ -76,9 +76,17 @@ e2e_make_netns() {
   # DNS, when a test needs it, is a dnsmasq on this namespace's loopback.
   echo "nameserver 127.0.0.1" > "$etc/resolv.conf"
   cp /etc/ssl/openssl.cnf "$etc/ssl/openssl.cnf"
-  cp "$E2E_DIR/certs/ca.pem" "$etc/ssl/certs/ca-certificates.crt"
+  if [ "${E2E_SYSTEM_TRUST:-0}" = 1 ]; then
+    # The benchmark: the machine's real trust store (~140 roots, hashed
+    # directory and bundle) plus the test CA, so CA loading costs what it
+    # costs in production.
+    cp -a /etc/ssl/certs/. "$etc/ssl/certs/"
+    cat /etc/ssl/certs/ca-certificates.crt "$E2E_DIR/certs/ca.pem" > "$etc/ssl/certs/ca-certificates.crt"
+  else
+    cp "$E2E_DIR/certs/ca.pem" "$etc/ssl/certs/ca-certificates.crt"
+  fi
   cp "$E2E_DIR/certs/ca.pem" "$etc/ssl/certs/authrelay-test-ca.pem"
-  ln -s authrelay-test-ca.pem "$etc/ssl/certs/$(openssl x509 -hash -noout -in "$E2E_DIR/certs/ca.pem").0"
+  ln -sf authrelay-test-ca.pem "$etc/ssl/certs/$(openssl x509 -hash -noout -in "$E2E_DIR/certs/ca.pem").0"
 }
 
 # A Postfix instance skeleton in $1 with syslog_name $2.

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Runs commands one process per message and measures each run exactly.
+
+    bench_run.py ROUNDS PER_ROUND INPUT -- NAME CMD... [:: NAME CMD...]...
+
+Each round runs every named command PER_ROUND times, one after the other,
+so slow drift of a shared machine falls on all of them alike. Per run:
+wall time, user+sys CPU from wait4() (microseconds, not clock ticks) and
+peak RSS. Prints one JSON object: {name: {wall_ms, cpu_ms, user_ms, sys_ms,
+rss_kib, runs, fails, error}}.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def main():
+    rounds, per_round, input_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    assert sys.argv[4] == "--"
+    commands, cur = [], []
+    for arg in sys.argv[5:] + ["::"]:
+        if arg == "::":
+            commands.append((cur[0], cur[1:]))
+            cur = []
+        else:
+            cur.append(arg)
+    stats = {name: dict(wall=0.0, user=0.0, sys=0.0, rss=0, runs=0, fails=0, error="") for name, _ in commands}
+    for _ in range(rounds):
+        for name, cmd in commands:
+            s = stats[name]
+            for _ in range(per_round):
+                with open(input_path, "rb") as stdin:
+                    start = time.perf_counter()
+                    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                    out = p.stdout.read()
+                    _, status, usage = os.wait4(p.pid, 0)
+                    s["wall"] += time.perf_counter() - start
+                s["user"] += usage.ru_utime
+                s["sys"] += usage.ru_stime
+                s["rss"] = max(s["rss"], usage.ru_maxrss)
+                s["runs"] += 1
+                if status != 0:
+                    s["fails"] += 1
+                    s["error"] = out.decode(errors="replace")[-300:]
+    result = {}
+    for name, s in stats.items():
+        n = max(s["runs"], 1)
+        result[name] = dict(wall_ms=1000 * s["wall"] / n, cpu_ms=1000 * (s["user"] + s["sys"]) / n,
+                            user_ms=1000 * s["user"] / n, sys_ms=1000 * s["sys"] / n, rss_kib=s["rss"],
+                            runs=s["runs"], fails=s["fails"], error=s["error"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
