@@ -174,9 +174,10 @@ e2e_make_user() {
 e2e_make_relay() {
   local d=$E2E_DIR/relay
   e2e_postfix_instance "$d" relay
-  mkdir -p "$d/bin" "$d/log"
+  mkdir -p "$d/bin" "$d/log" "$d/cache"
   install -m 755 "$E2E_BIN" "$d/bin/authrelay"
-  chown "$E2E_USER:$E2E_USER" "$d/log"
+  chown "$E2E_USER:$E2E_USER" "$d/log" "$d/cache"
+  chmod 700 "$d/cache"
   # The master.cf entry exactly as shipped, with the test binary and user.
   sed -e "s#/usr/libexec/authrelay/authrelay#$d/bin/authrelay#" -e "s#user=authrelay#user=$E2E_USER#" \
     "$E2E_SRC/master.cf.d/master.cf" | grep -v '^#' >> "$d/master.cf"
@@ -186,7 +187,7 @@ e2e_make_relay() {
     "$E2E_SRC/master.cf.d/master.cf" | grep -v '^#' >> "$d/master.cf"
   grep -v '^#' "$E2E_SRC/master.cf.d/common.main.cf" | grep . >> "$d/main.cf"
   postconf -c "$d" -e "myhostname = relay.test" "authrelay_time_limit = 60s" \
-    "authrelay_log_file = $d/log/authrelay.log" \
+    "authrelay_log_file = $d/log/authrelay.log" "authrelay_tls_session_cache = $d/cache/tls_session_cache" \
     "transport_maps = texthash:$d/transport" "authrelay-nomap_destination_recipient_limit = 1"
   cat > "$d/transport" <<T
 wrongpw.test     authrelay:[wrongpw.test]:587

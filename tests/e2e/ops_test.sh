@@ -82,6 +82,22 @@ p=$(as_user "$BIN" --probe '[smarthost.test]:587' -o smtp_sasl_mechanism_filter=
   || bad "verified security options: rc=$rc $p"
 
 # --- --check as the pipe user ----------------------------------------------------------------
+# TLS session resumption across deliveries (two processes), against the
+# real smarthost: the second delivery resumes the session the first saved.
+mkdir -p "$E2E_DIR/cache"; chown "$E2E_USER" "$E2E_DIR/cache"; chmod 700 "$E2E_DIR/cache"
+for i in 1 2; do
+  as_user "$BIN" -v -o "authrelay_tls_session_cache=$E2E_DIR/cache/tls_session_cache" --nexthop='[smarthost.test]:587' \
+    --sender=ops@example.org --queue-id=RESUME$i -- r@example.com < "$E2E_DIR/ops.eml" > "$E2E_DIR/resume$i.out" 2>&1 || true
+done
+grep -q "RESUME1: Verified TLS connection established" "$R/log/authrelay.log" \
+  && ! grep -q "RESUME1: .*Reusing old session" "$R/log/authrelay.log" \
+  && grep -q "RESUME2: smarthost.test\[127.0.0.1\]:587: Reusing old session" "$R/log/authrelay.log" \
+  && grep -q "RESUME2: Verified TLS connection established" "$R/log/authrelay.log" \
+  && grep -q "Ok: queued as" "$E2E_DIR/resume2.out" \
+  && [ "$(stat -c '%U %a' "$E2E_DIR/cache/tls_session_cache")" = "$E2E_USER 600" ] \
+  && ok "second delivery resumed the first one's TLS session (cache file 600, owned by the pipe user)" \
+  || bad "TLS resumption: $(cat "$E2E_DIR"/resume*.out; grep RESUME "$R/log/authrelay.log")"
+
 run_check() { as_user "$BIN" --check "$@" 2>/dev/null; }
 out=$(run_check) && rc=0 || rc=$?
 [ "$rc" = 0 ] && grep -q "next hop \[smarthost.test\]:587: TLS secure" <<<"$out" && grep -q "AUTH as alice@smarthost.test" <<<"$out" \

@@ -53,5 +53,10 @@ printf 'From: pkg@example.org\nSubject: package\nMessage-ID: <pkg-1@e2e.test>\n\
 e2e_send pkg@example.org someone@example.com "$E2E_DIR/pkg.eml"
 if e2e_wait_maildir "pkg-1@e2e.test" >/dev/null; then ok "setup + sendmail delivered through the smarthost"
 else bad "not delivered: $(tail -3 "$R/maillog")"; fi
+[ "$(stat -c '%U %a' /var/lib/authrelay)" = "authrelay 700" ] && ok "setup made /var/lib/authrelay private to the pipe user" \
+  || bad "/var/lib/authrelay: $(stat -c '%U %a' /var/lib/authrelay 2>&1)"
+[ "$(stat -c '%U %a' /var/lib/authrelay/tls_session_cache 2>&1)" = "authrelay 600" ] \
+  && ok "the delivery saved its TLS session in the default cache, mode 600" \
+  || bad "no TLS session cache: $(stat -c '%U %a' /var/lib/authrelay/tls_session_cache 2>&1)"
 
 e2e_finish
