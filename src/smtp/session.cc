@@ -363,7 +363,12 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     std::string group = mail + "\r\n";
     for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">\r\n";
     if (send_data) group += "DATA\r\n";
-    if (policy_.trace) log::Info("> " + server_ + ": " + Printable(mail, 300) + " ... (" + std::to_string(env.recipients.size() + 1 + send_data) + " commands pipelined)");
+    if (policy_.trace) {
+      // The transcript shows every command, as if sent one by one.
+      log::Info("> " + server_ + ": " + Printable(mail, 300) + " (pipelined)");
+      for (const std::string& rcpt : env.recipients) log::Info("> " + server_ + ": RCPT TO:<" + Printable(rcpt, 300) + ">");
+      if (send_data) log::Info("> " + server_ + ": DATA");
+    }
     IoStatus s = transport_.Write(group, Stage(policy_.mail_timeout, overall));
     if (s != IoStatus::kOk) return fail(IoFailure(s, kMail));
   }
