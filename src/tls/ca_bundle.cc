@@ -137,24 +137,33 @@ int GetBySubject(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X509_NAME* na
   if (!b) return 0;
   if (!b->decoded) Decode(*b);
   X509_STORE* store = X509_LOOKUP_get_store(lookup);
-  int found = 0;
+  bool matched = false;
   for (Entry& e : b->entries) {
     if (!e.subject || X509_NAME_cmp(e.subject, name) != 0) continue;
+    matched = true;
+    if (e.added) continue;
     auto p = reinterpret_cast<const unsigned char*>(e.der.data());
     X509* x = e.trusted_form ? d2i_X509_AUX(nullptr, &p, static_cast<long>(e.der.size()))
                              : d2i_X509(nullptr, &p, static_cast<long>(e.der.size()));
     if (!x) continue;
     // The store keeps every match (cross-signed roots share a subject), so
     // OpenSSL's later searches of its own cache see them all.
-    if (!e.added) {
-      X509_STORE_add_cert(store, x);
-      e.added = true;
-    }
-    if (!found) found = X509_OBJECT_set1_X509(ret, x);
+    X509_STORE_add_cert(store, x);
     X509_free(x);
+    e.added = true;
   }
   ERR_clear_error();
-  return found;
+  if (!matched) return 0;
+  // OpenSSL's own lookups hand back a borrowed reference to the store's
+  // object (the caller takes its own reference and never frees `ret`), so
+  // we do the same: set1 takes a reference, the store keeps the cert alive.
+  X509_STORE_lock(store);
+  X509_OBJECT* held = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store), X509_LU_X509, name);
+  X509* cert = held ? X509_OBJECT_get0_X509(held) : nullptr;
+  X509_STORE_unlock(store);
+  if (!cert || !X509_OBJECT_set1_X509(ret, cert)) return 0;
+  X509_free(cert);
+  return 1;
 }
 
 void FreeBundle(X509_LOOKUP* lookup) {
