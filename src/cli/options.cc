@@ -49,6 +49,7 @@ std::string UsageText() {
          "       authrelay --lookup NEXTHOP [--sender=ADDR] [--json]\n"
          "       authrelay --probe NEXTHOP [--sender=ADDR] [--rcpt=ADDR] [--json]\n"
          "       authrelay --postconf [-c DIR] -- PARAMETER...\n"
+         "       authrelay --oauth-status STORE [--refresh]\n"
          "       authrelay --version\n";
 }
 
@@ -100,6 +101,12 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       if (missing) return UsageError("--probe needs a next hop");
       if (!set_mode(Mode::kProbe)) return UsageError("only one of --check, --lookup, --probe, --version");
       o.target = *v;
+    } else if (TakeLong(args, i, "--oauth-status", v, missing)) {
+      if (missing) return UsageError("--oauth-status needs a token store file");
+      if (!set_mode(Mode::kOAuthStatus)) return UsageError("only one of --check, --lookup, --probe, --oauth-status, --version");
+      o.target = *v;
+    } else if (a == "--refresh") {
+      o.refresh = true;
     } else if (a == "--postconf") {
       if (!set_mode(Mode::kPostconf)) return UsageError("only one of --check, --lookup, --probe, --postconf, --version");
     } else if (a == "--check") {

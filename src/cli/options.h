@@ -19,7 +19,7 @@
 
 namespace authrelay {
 
-enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kVersion, kHelp };
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kVersion, kHelp };
 
 struct Options {
   Mode mode = Mode::kDeliver;
@@ -30,7 +30,8 @@ struct Options {
   std::string queue_id;                                          // --queue-id=
   std::optional<std::uint64_t> size;                             // --size=
   std::vector<std::string> recipients;                           // after --
-  std::string target;                                            // NEXTHOP of --lookup/--probe
+  std::string target;                                            // NEXTHOP of --lookup/--probe, STORE of --oauth-status
+  bool refresh = false;                                          // --oauth-status --refresh
   std::string probe_rcpt;                                        // --rcpt=
   std::string log_file;                                          // --log-file= (tests, debugging)
   int verbose = 0;                                               // -v (repeatable)

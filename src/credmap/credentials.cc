@@ -40,7 +40,12 @@ Credentials SplitCredentialValue(Secret value) {
     c.username = v;
   } else {
     c.username = v.substr(0, colon);
-    c.password = Secret(v.substr(colon + 1));
+    static constexpr std::string_view kOAuth = "oauth2:/";
+    if (v.compare(colon + 1, kOAuth.size(), kOAuth) == 0) {
+      c.oauth_store = v.substr(colon + 1 + kOAuth.size() - 1);
+    } else {
+      c.password = Secret(v.substr(colon + 1));
+    }
   }
   return c;
 }

@@ -22,6 +22,11 @@ namespace authrelay {
 struct Credentials {
   std::string username;
   Secret password;
+  // Set when the value is "user:oauth2:/absolute/path": an OAuth 2.0 token
+  // store (oauth/token_store.h) instead of a password. A password that
+  // really begins with "oauth2:/" cannot be used (that is the whole cost
+  // of this syntax; every other user:password means what it always did).
+  std::string oauth_store;
   std::string matched_key;  // which lookup key found it
   std::string table;        // which table answered
 };

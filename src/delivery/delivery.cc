@@ -19,6 +19,9 @@
 #include "log/log.h"
 #include "net/connection.h"
 #include "net/dns.h"
+#include "oauth/http_client.h"
+#include "oauth/token_store.h"
+#include "sasl/oauth_client.h"
 
 namespace authrelay {
 
@@ -139,8 +142,17 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       policy.dry_run = dry_run;
       policy.trace = trace;
       std::string host = ep.host;
+      std::uint16_t port = ep.port;
       const Credentials* cp = policy.credentials;
-      policy.sasl_factory = [host, cp](unsigned flags) {
+      policy.sasl_factory = [host, port, cp, &s](unsigned flags) -> Result<std::unique_ptr<SaslClient>> {
+        if (!cp->oauth_store.empty()) {
+          // An OAuth account: a valid access token (refreshed at most once
+          // across concurrent deliveries), spoken as XOAUTH2/OAUTHBEARER.
+          auto token = GetAccessToken(cp->oauth_store, TokenPolicy{}, MakeCurlPost(s.ca_file, s.ca_path, 30));
+          if (!token.ok()) return token.failure();
+          return std::unique_ptr<SaslClient>(
+              std::make_unique<OAuthSaslClient>(cp->username, std::move(token).value(), host, port));
+        }
         return NewCyrusSaslClient(host, cp->username, cp->password, flags);
       };
       Session session(conn, ep.HostAddr(), ep.port, policy);
@@ -379,6 +391,47 @@ int RunProbe(const Options& o, const Context& ctx) {
   return rep.exit_code;
 }
 
+// --oauth-status STORE [--refresh]: what the store holds, never a secret;
+// with --refresh, a valid access token is made sure of first (the way a
+// delivery would get it: at most one refresh across concurrent callers).
+int RunOAuthStatus(const Options& o, const Context& ctx) {
+  const Settings& s = ctx.settings;
+  std::time_t now = std::time(nullptr);
+  if (o.refresh) {
+    bool refreshed = false;
+    auto token = GetAccessToken(o.target, TokenPolicy{}, MakeCurlPost(s.ca_file, s.ca_path, 30), &refreshed, now);
+    if (!token.ok()) {
+      std::cout << FailureReport(token.failure()).line << "\n";
+      if (!token.failure().detail().empty()) std::cout << token.failure().detail() << "\n";
+      return kExitTempFail;
+    }
+    std::cout << (refreshed ? "access token refreshed" : "access token still valid; not refreshed") << "\n";
+  }
+  auto store = ReadTokenStore(o.target);
+  if (!store.ok()) {
+    std::cout << FailureReport(store.failure()).line << "\n" << store.failure().detail() << "\n";
+    return kExitTempFail;
+  }
+  const TokenStore& t = store.value();
+  auto ago = [&](long long when) {
+    return when <= 0 ? std::string("never") : std::to_string((now - when) / 3600) + " hours ago";
+  };
+  std::cout << "store: " << t.path << "\n"
+            << "token endpoint: " << Printable(t.token_endpoint, 200) << "\n"
+            << "grant: " << Printable(t.grant_type, 50) << "\n"
+            << "access token: "
+            << (t.access_token.empty() ? std::string("none")
+                : t.expires_at > now ? "valid for " + std::to_string((t.expires_at - now) / 60) + " more minutes"
+                                     : "expired " + std::to_string((now - t.expires_at) / 60) + " minutes ago")
+            << "\n"
+            << "last refresh: " << ago(t.refreshed_at) << "\n";
+  if (t.grant_type == "refresh_token") {
+    std::cout << "refresh token: " << (t.refresh_token.empty() ? "none (enrol the account)" : "present")
+              << ", issued " << ago(t.refresh_token_issued_at) << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunOpsCommand(const Options& o) {
@@ -404,6 +457,7 @@ int RunOpsCommand(const Options& o) {
     case Mode::kLookup: return RunLookup(o, ctx.value());
     case Mode::kProbe: return RunProbe(o, ctx.value());
     case Mode::kCheck: return RunCheck(o, ctx.value());
+    case Mode::kOAuthStatus: return RunOAuthStatus(o, ctx.value());
     case Mode::kPostconf:
       for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
       return kExitOk;

@@ -86,7 +86,9 @@ struct Client {
     policy.tls_level = tls.level;
     policy.credentials = with_creds ? &creds : nullptr;
     const Credentials* c = &creds;
-    policy.sasl_factory = [c](unsigned flags) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };
+    if (!policy.sasl_factory) {
+      policy.sasl_factory = [c](unsigned flags) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };
+    }
     auto eps = ResolveHost("127.0.0.1", static_cast<std::uint16_t>(port), "all");
     BOOST_REQUIRE(eps.ok());
     auto fd = ConnectTo(eps.value()[0], Deadline::AfterSeconds(5));

@@ -1,0 +1,264 @@
+#include "oauth/token_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include "core/sanitize.h"
+#include "log/log.h"
+
+namespace authrelay {
+namespace {
+
+namespace pt = boost::property_tree;
+
+Failure StoreFailure(const std::string& path, const std::string& why) {
+  return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why);
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string Why(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_uid != geteuid()) {
+    return "owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(geteuid()) +
+           " (the pipe user; chown it)";
+  }
+  if (st.st_mode & 077) return "readable or writable by others (chmod 600 it)";
+  return "";
+}
+
+long long Number(const pt::ptree& t, const char* key) {
+  try {
+    return t.get<long long>(key, 0);
+  } catch (const pt::ptree_error&) {
+    return 0;
+  }
+}
+
+// application/x-www-form-urlencoded (RFC 6749 appendix B).
+std::string FormEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else if (c == ' ') out += '+';
+    else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool Usable(const TokenStore& s, long early, std::time_t now) {
+  return !s.access_token.empty() && s.expires_at - static_cast<long long>(now) > early;
+}
+
+// One request to the token endpoint; updates store on success.
+Status Refresh(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
+  if (store.token_endpoint.rfind("https://", 0) != 0) {
+    return StoreFailure(store.path, "token_endpoint must be an https:// URL");
+  }
+  std::string form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
+  if (!store.client_secret.empty()) form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
+  if (store.grant_type == "refresh_token") {
+    if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token (enrol the account again)");
+    form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
+  } else if (store.grant_type != "client_credentials") {
+    return StoreFailure(store.path, "grant_type must be refresh_token or client_credentials");
+  }
+  if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
+  Secret body(std::move(form));
+  auto response = post(store.token_endpoint, body);
+  if (!response.ok()) {
+    return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
+  }
+  pt::ptree json;
+  bool parsed = true;
+  try {
+    std::istringstream in(response.value().body);
+    pt::read_json(in, json);
+  } catch (const pt::ptree_error&) {
+    parsed = false;
+  }
+  std::string access = parsed ? json.get<std::string>("access_token", "") : "";
+  if (response.value().http_status != 200 || access.empty()) {
+    std::string error = parsed ? json.get<std::string>("error", "") : "";
+    std::string description = parsed ? json.get<std::string>("error_description", "") : "";
+    std::string said = error.empty() ? "HTTP " + std::to_string(response.value().http_status) : error;
+    if (!description.empty()) said += ": " + description;
+    said = Printable(said, 300);
+    std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
+    log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " + said +
+                 " (fix: " + OAuthRemedy(error, description) + ")");
+    return Failure("4.7.0", "OAuth token refresh failed: " + said);
+  }
+  store.access_token = Secret(std::move(access));
+  long long expires_in = Number(json, "expires_in");
+  store.expires_at = static_cast<long long>(now) + (expires_in > 0 ? expires_in : 3600);
+  store.refreshed_at = now;
+  std::string rotated = json.get<std::string>("refresh_token", "");
+  if (!rotated.empty() && rotated != store.refresh_token.Reveal()) {
+    store.refresh_token = Secret(std::move(rotated));
+    store.refresh_token_issued_at = now;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string OAuthRemedy(const std::string& error, const std::string& description) {
+  if (description.find("AADSTS700082") != std::string::npos || description.find("AADSTS700084") != std::string::npos) {
+    return "the refresh token expired after inactivity; enrol the account again";
+  }
+  if (description.find("AADSTS7000215") != std::string::npos) return "the client secret is wrong or expired; set a new one in the store";
+  if (description.find("AADSTS50173") != std::string::npos) return "the password changed or sessions were revoked; enrol the account again";
+  if (error == "invalid_grant") {
+    return "the refresh token was revoked or expired (password change, or a Google app in testing mode: 7 days); "
+           "enrol the account again";
+  }
+  if (error == "invalid_client" || error == "unauthorized_client") return "check client_id and client_secret in the store";
+  if (error == "invalid_scope") return "check scope in the store";
+  return "check the token store and the provider's console";
+}
+
+Result<TokenStore> ReadTokenStore(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return StoreFailure(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st{};
+  if (fstat(fd.get(), &st) != 0) return StoreFailure(path, std::strerror(errno));
+  if (std::string why = Why(st); !why.empty()) return StoreFailure(path, why);
+  if (st.st_size > 1 << 20) return StoreFailure(path, "larger than 1 MB");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  Secret wipe_text(std::move(text));
+  pt::ptree json;
+  try {
+    std::istringstream in(wipe_text.Reveal());
+    pt::read_json(in, json);
+  } catch (const pt::json_parser_error& e) {
+    return StoreFailure(path, "not valid JSON (line " + std::to_string(e.line()) + ")");
+  }
+  TokenStore s;
+  s.path = path;
+  s.token_endpoint = json.get<std::string>("token_endpoint", "");
+  s.client_id = json.get<std::string>("client_id", "");
+  s.client_secret = Secret(json.get<std::string>("client_secret", ""));
+  s.grant_type = json.get<std::string>("grant_type", "refresh_token");
+  s.scope = json.get<std::string>("scope", "");
+  s.refresh_token = Secret(json.get<std::string>("refresh_token", ""));
+  s.access_token = Secret(json.get<std::string>("access_token", ""));
+  s.expires_at = Number(json, "expires_at");
+  s.refreshed_at = Number(json, "refreshed_at");
+  s.refresh_token_issued_at = Number(json, "refresh_token_issued_at");
+  // The tree held copies of the secrets; wipe them.
+  for (auto& [key, node] : json) {
+    std::string& v = node.data();
+    OPENSSL_cleanse(v.data(), v.size());
+  }
+  if (s.token_endpoint.empty() || s.client_id.empty()) {
+    return StoreFailure(path, "token_endpoint and client_id are required");
+  }
+  return s;
+}
+
+Status WriteTokenStore(const TokenStore& s) {
+  pt::ptree json;
+  json.put("token_endpoint", s.token_endpoint);
+  json.put("client_id", s.client_id);
+  if (!s.client_secret.empty()) json.put("client_secret", s.client_secret.Reveal());
+  json.put("grant_type", s.grant_type);
+  if (!s.scope.empty()) json.put("scope", s.scope);
+  if (!s.refresh_token.empty()) json.put("refresh_token", s.refresh_token.Reveal());
+  if (!s.access_token.empty()) json.put("access_token", s.access_token.Reveal());
+  json.put("expires_at", s.expires_at);
+  json.put("refreshed_at", s.refreshed_at);
+  json.put("refresh_token_issued_at", s.refresh_token_issued_at);
+  std::ostringstream out;
+  pt::write_json(out, json);
+  Secret text(out.str());
+  for (auto& [key, node] : json) OPENSSL_cleanse(node.data().data(), node.data().size());
+
+  std::string tmp = s.path + ".tmp." + std::to_string(getpid());
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return StoreFailure(s.path, "cannot write " + tmp + ": " + std::strerror(errno));
+  const std::string& t = text.Reveal();
+  bool ok = write(fd.get(), t.data(), t.size()) == static_cast<ssize_t>(t.size()) && fsync(fd.get()) == 0;
+  if (!ok || rename(tmp.c_str(), s.path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    unlink(tmp.c_str());
+    return StoreFailure(s.path, "cannot replace it: " + why);
+  }
+  // The rename itself must reach the disk before the old refresh token is
+  // forgotten by the provider's side of a rotation.
+  std::string dir = s.path.substr(0, s.path.rfind('/') == std::string::npos ? 0 : s.path.rfind('/'));
+  UniqueFd dfd(open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() >= 0) fsync(dfd.get());
+  return {};
+}
+
+Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy, const TokenHttpPost& post,
+                              bool* refreshed, std::time_t now) {
+  if (refreshed) *refreshed = false;
+  auto first = ReadTokenStore(path);
+  if (!first.ok()) return first.failure();
+  if (!policy.force_refresh && Usable(first.value(), policy.early_refresh_seconds, now)) {
+    return Secret(std::string(first.value().access_token.Reveal()));
+  }
+  // One refresher at a time; the others wait here and then find its token.
+  std::string lock_path = path + ".lock";
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (lock.get() < 0) return StoreFailure(path, "cannot open " + lock_path + ": " + std::strerror(errno));
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(policy.lock_wait_seconds);
+  while (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return StoreFailure(path, std::string("cannot lock: ") + std::strerror(errno));
+    if (std::chrono::steady_clock::now() > give_up) {
+      return Failure("4.7.0", "OAuth token refresh timed out", "another process holds " + lock_path);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto store = ReadTokenStore(path);  // as the last refresher left it
+  if (!store.ok()) return store.failure();
+  TokenStore& s = store.value();
+  bool someone_else = s.refreshed_at > first.value().refreshed_at || s.access_token.Reveal() != first.value().access_token.Reveal();
+  if (Usable(s, policy.early_refresh_seconds, now) && (!policy.force_refresh || someone_else)) {
+    return Secret(std::string(s.access_token.Reveal()));
+  }
+  if (Status st = Refresh(s, post, now); !st.ok()) return st.failure();
+  if (Status st = WriteTokenStore(s); !st.ok()) return st.failure();
+  if (refreshed) *refreshed = true;
+  log::Info("OAuth access token for " + path + " refreshed; valid until " + std::to_string(s.expires_at));
+  return Secret(std::string(s.access_token.Reveal()));
+}
+
+}  // namespace authrelay

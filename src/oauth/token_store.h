@@ -1,0 +1,72 @@
+// OAuth 2.0 token stores (issue #7): one JSON file per account, named by a
+// credentials map value "user@example.com:oauth2:/path/to/store.json".
+//
+// The file holds the client registration, the refresh token and the
+// current access token. Every delivery is its own process, so the store is
+// the cache they share:
+//  - an access token is used as is while it has more than the early-refresh
+//    window left;
+//  - otherwise one process refreshes, under an exclusive flock() on
+//    "<store>.lock"; the others wait on that lock, then find the fresh token
+//    in the file and send no request of their own;
+//  - the file is replaced atomically (temporary file, fsync, rename, fsync
+//    of the directory): a crash or kill -9 at any point leaves either the
+//    old store or the new one, never a torn one, so a rotated refresh token
+//    is never lost;
+//  - it is used only if it is a regular file owned by us with mode 0600.
+// Secrets never leave as text except in the HTTP request and the AUTH line.
+#pragma once
+
+#include <ctime>
+#include <functional>
+#include <string>
+
+#include "core/result.h"
+#include "core/secret.h"
+
+namespace authrelay {
+
+struct TokenStore {
+  std::string path;
+  std::string token_endpoint;  // https://oauth2.googleapis.com/token
+  std::string client_id;
+  Secret client_secret;
+  std::string grant_type = "refresh_token";  // or "client_credentials" (Microsoft 365 app-only)
+  std::string scope;                         // client_credentials: https://outlook.office365.com/.default
+  Secret refresh_token;
+  Secret access_token;
+  long long expires_at = 0;               // unix time the access token stops working
+  long long refreshed_at = 0;             // last successful refresh
+  long long refresh_token_issued_at = 0;  // when the current refresh token arrived
+};
+
+// Reads and checks a store. Failure 4.7.0 naming the file and the fix.
+Result<TokenStore> ReadTokenStore(const std::string& path);
+// Replaces the store file atomically (see above).
+Status WriteTokenStore(const TokenStore& store);
+
+// What the token endpoint said.
+struct TokenResponse {
+  int http_status = 0;
+  std::string body;  // JSON
+};
+// POSTs an application/x-www-form-urlencoded body to url; the fields
+// contain secrets and are wiped by the caller. Failure: no answer at all.
+using TokenHttpPost = std::function<Result<TokenResponse>(const std::string& url, const Secret& form)>;
+
+struct TokenPolicy {
+  long early_refresh_seconds = 300;  // refresh when less than this is left
+  long lock_wait_seconds = 60;       // how long to wait for another refresher
+  bool force_refresh = false;        // the server refused the token we had
+};
+
+// A usable access token for the store at path: the cached one, or one
+// refreshed (at most once across all concurrent callers). *refreshed tells
+// whether this call sent the request.
+Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy, const TokenHttpPost& post,
+                              bool* refreshed = nullptr, std::time_t now = std::time(nullptr));
+
+// The fix to suggest for a provider's refusal (invalid_grant, AADSTS...).
+std::string OAuthRemedy(const std::string& error, const std::string& description);
+
+}  // namespace authrelay

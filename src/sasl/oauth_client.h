@@ -1,0 +1,39 @@
+// XOAUTH2 (Google, Microsoft 365) and OAUTHBEARER (RFC 7628), built in:
+// Cyrus SASL has no client plugin for either. Used when the credentials
+// name an OAuth token store (credmap/credentials.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/secret.h"
+#include "sasl/sasl_client.h"
+
+namespace authrelay {
+
+bool IsOAuthMechanism(const std::string& mechanism);
+
+// The client speaks OAUTHBEARER when offered, else XOAUTH2. When the server
+// refuses the token it first sends an error challenge (base64 JSON); the
+// client answers as each protocol says (XOAUTH2: an empty line, RFC 7628:
+// %x01) and keeps what the server said in last_error().
+class OAuthSaslClient final : public SaslClient {
+ public:
+  OAuthSaslClient(std::string username, Secret access_token, std::string host, std::uint16_t port)
+      : username_(std::move(username)), token_(std::move(access_token)), host_(std::move(host)), port_(port) {}
+  Result<SaslStep> Start(const std::vector<std::string>& mechanisms) override;
+  Result<std::string> Step(const std::string& challenge) override;
+  // The server's error challenge, printable ("" if none came).
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  std::string username_;
+  Secret token_;
+  std::string host_;
+  std::uint16_t port_;
+  std::string mechanism_;
+  std::string last_error_;
+};
+
+}  // namespace authrelay

@@ -1,0 +1,116 @@
+#!/bin/bash
+# OAuth token lifecycle through the real binary, real libcurl and a real
+# HTTPS token endpoint on 127.0.0.1 (tests/oauth/token_endpoint.py, the
+# protocol tests' CA):
+#  - 20 concurrent callers holding an expired access token: exactly one
+#    refresh request; all get the token; the rotated refresh token is saved;
+#  - a revoked refresh token defers 4.7.0 with the provider's words, and the
+#    log says how to fix it (Google's and Microsoft's wording);
+#  - the client-credentials grant (Microsoft 365 app-only);
+#  - an endpoint whose certificate our CAs do not trust gets nothing;
+#  - no token or client secret in any output or log.
+#   token_lifecycle_test.sh AUTHRELAY CERT_DIR
+set -uo pipefail
+BIN=$1 CERTS=$2
+D=$(mktemp -d /tmp/authrelay-oauth.XXXXXX)
+PORT=$((20000 + RANDOM % 20000))
+passed=0 failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
+cleanup() { kill "$EP" 2>/dev/null; wait "$EP" 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+
+python3 "$(dirname "$0")/token_endpoint.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/requests" > "$D/endpoint.out" 2>&1 &
+EP=$!
+for _ in $(seq 50); do grep -q ready "$D/endpoint.out" 2>/dev/null && break; sleep 0.1; done
+mkdir -p "$D/cf"
+cat > "$D/cf/main.cf" <<CF
+smtp_tls_CAfile = $CERTS/ca.pem
+authrelay_log_file = $D/authrelay.log
+CF
+store() {  # FILE REFRESH_TOKEN [GRANT]
+  cat > "$1" <<JSON
+{
+  "token_endpoint": "https://127.0.0.1:$PORT/token",
+  "client_id": "client-1",
+  "client_secret": "cs-test-secret",
+  "grant_type": "${3:-refresh_token}",
+  "scope": "https://outlook.office365.com/.default",
+  "refresh_token": "$2",
+  "access_token": "at-expired-old",
+  "expires_at": $(( $(date +%s) - 60 )),
+  "refreshed_at": $(( $(date +%s) - 3700 )),
+  "refresh_token_issued_at": $(( $(date +%s) - 86400 ))
+}
+JSON
+  chmod 600 "$1"
+}
+run() { "$BIN" -c "$D/cf" "$@"; }
+
+# 1. Twenty at once, one refresh.
+store "$D/gmail.json" rt-original
+: > "$D/requests"
+for i in $(seq 20); do run --oauth-status "$D/gmail.json" --refresh > "$D/c$i.out" 2>&1 & done
+wait_all=0
+for job in $(jobs -p); do [ "$job" = "$EP" ] && continue; wait "$job" || wait_all=1; done
+refreshed=$(grep -l "access token refreshed" "$D"/c*.out | wc -l)
+valid=$(grep -l "access token: valid for" "$D"/c*.out | wc -l)
+[ "$(wc -l < "$D/requests")" = 1 ] && [ "$refreshed" = 1 ] && [ "$valid" = 20 ] && [ "$wait_all" = 0 ] \
+  && ok "20 concurrent callers with an expired token: 1 refresh request, 20 valid tokens" \
+  || bad "concurrency: requests=$(wc -l < "$D/requests") refreshed=$refreshed valid=$valid rc=$wait_all $(cat "$D/c1.out")"
+python3 - "$D/gmail.json" <<'PY' && ok "rotated refresh token saved; store still 0600 JSON" || bad "store after refresh: $(cat "$D/gmail.json")"
+import json, os, stat, sys
+s = json.load(open(sys.argv[1]))
+assert s["refresh_token"] == "rt-rotated-1", s["refresh_token"]
+assert s["access_token"] == "at-fresh-1"
+assert stat.S_IMODE(os.stat(sys.argv[1]).st_mode) == 0o600
+PY
+out=$(run --oauth-status "$D/gmail.json" --refresh 2>&1); rc=$?
+[ "$rc" = 0 ] && grep -q "still valid; not refreshed" <<<"$out" && [ "$(wc -l < "$D/requests")" = 1 ] \
+  && ok "a valid token is used without a request" || bad "valid token: rc=$rc $out"
+
+# 2. Revoked refresh tokens defer with the provider's words and the fix.
+store "$D/revoked.json" rt-revoked
+out=$(run --oauth-status "$D/revoked.json" --refresh 2>&1); rc=$?
+[ "$rc" = 75 ] && grep -q "^4.7.0 OAuth token refresh failed: invalid_grant: Token has been expired or revoked." <<<"$out" \
+  && grep -q "fix: the refresh token was revoked or expired.*enrol the account again" "$D/authrelay.log" \
+  && ok "revoked (Google): deferred 4.7.0 with invalid_grant, fix in the log" || bad "revoked: rc=$rc $out"
+store "$D/aad.json" rt-aad
+out=$(run --oauth-status "$D/aad.json" --refresh 2>&1); rc=$?
+[ "$rc" = 75 ] && grep -q "AADSTS700082" <<<"$out" && grep -q "fix: the refresh token expired after inactivity" "$D/authrelay.log" \
+  && ok "expired (Microsoft AADSTS700082): deferred, fix in the log" || bad "aad: rc=$rc $out"
+python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['refresh_token']=='rt-revoked'" "$D/revoked.json" \
+  && ok "a failed refresh leaves the store as it was" || bad "store changed after failure"
+
+# 3. Client credentials (no refresh token at all).
+store "$D/app.json" "" client_credentials
+out=$(run --oauth-status "$D/app.json" --refresh 2>&1); rc=$?
+[ "$rc" = 0 ] && grep -q "access token refreshed" <<<"$out" && grep -q "grant: client_credentials" <<<"$out" \
+  && grep -q "client_credentials client-1" "$D/requests" && ok "client-credentials grant" || bad "client credentials: rc=$rc $out"
+
+# 4. Our CAs decide whom we send the client secret to.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=other CA" -keyout "$D/other.key" -out "$D/other.pem" 2>/dev/null
+before=$(wc -l < "$D/requests")
+store "$D/untrusted.json" rt-original
+out=$(run -o "smtp_tls_CAfile=$D/other.pem" --oauth-status "$D/untrusted.json" --refresh 2>&1); rc=$?
+[ "$rc" = 75 ] && grep -q "^4.7.0 OAuth token refresh failed: cannot reach the token endpoint https://127.0.0.1:$PORT" <<<"$out" \
+  && [ "$(wc -l < "$D/requests")" = "$before" ] && ok "untrusted endpoint certificate: no request sent, deferred" \
+  || bad "untrusted: rc=$rc $out"
+
+# 5. Unsafe store: readable by others.
+store "$D/open.json" rt-original; chmod 644 "$D/open.json"
+out=$(run --oauth-status "$D/open.json" --refresh 2>&1); rc=$?
+[ "$rc" = 75 ] && grep -q "readable or writable by others (chmod 600 it)" <<<"$out" \
+  && ok "a store readable by others is refused, with the fix" || bad "open store: rc=$rc $out"
+
+# 6. Nothing secret anywhere we print or log.
+if grep -rqE "at-fresh|at-expired|at-app|rt-rotated|rt-original|cs-test-secret" "$D"/c*.out "$D/authrelay.log"; then
+  bad "a token or the client secret was printed or logged"
+else ok "no token or client secret in any output or log"; fi
+if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
+  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
+  cp "$D"/c*.out "$D/authrelay.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$/"
+  printf '%s\n' at-fresh-1 rt-rotated-1 cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
