@@ -8,6 +8,10 @@ POST /token with grant_type=refresh_token:
   refresh_token "rt-aad"      -> 400 invalid_grant with AADSTS700082 (as Microsoft)
   anything else               -> 200, a new access token and a rotated refresh token
 POST /token with grant_type=client_credentials -> 200, an access token.
+POST /introspect token=T (RFC 7662, as Dovecot's oauth2 passdb asks) ->
+  {"active": true, "username": USER} for a token this endpoint issued,
+  {"active": false} for any other (an expired or forged one).
+Every access token issued is for USER (argv[5], default relay@example.com).
 Every request is counted (one line in COUNTER_FILE) and answered after
 0.3 s, so concurrent clients overlap.
 """
@@ -20,14 +24,21 @@ import time
 import urllib.parse
 
 PORT, CERT, KEY, COUNTER = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+USER = sys.argv[5] if len(sys.argv) > 5 else "relay@example.com"
 lock = threading.Lock()
 count = [0]
+issued = set()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        if self.path == "/introspect":
+            token = form.get("token", [""])[0]
+            with lock:
+                active = token in issued
+            return self.reply(200, {"active": True, "username": USER} if active else {"active": False})
         with lock:
             count[0] += 1
             n = count[0]
@@ -45,6 +56,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if grant == "refresh_token" and rt == "rt-aad":
             return self.reply(400, {"error": "invalid_grant", "error_description":
                                     "AADSTS700082: The refresh token has expired due to inactivity."})
+        if grant in ("refresh_token", "client_credentials"):
+            with lock:
+                issued.add(f"at-fresh-{n}" if grant == "refresh_token" else f"at-app-{n}")
         if grant == "refresh_token":
             return self.reply(200, {"access_token": f"at-fresh-{n}", "expires_in": 3599, "token_type": "Bearer",
                                     "refresh_token": f"rt-rotated-{n}"})

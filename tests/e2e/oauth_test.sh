@@ -1,0 +1,174 @@
+#!/bin/bash
+# OAuth end to end: real Postfix relay -> pipe(8) -> authrelay -> a Postfix
+# smarthost whose SASL is Dovecot's oauth2 passdb, which checks every token
+# against a local HTTPS introspection endpoint (tests/oauth/token_endpoint.py,
+# which also is the token endpoint). Shows:
+#  - an expired access token is refreshed once and the mail goes through
+#    with a token the server verified (XOAUTH2/OAUTHBEARER);
+#  - the next delivery uses the saved token, no new refresh;
+#  - a revoked refresh token defers (4.7.0) with the provider's words and
+#    the fix in the log; the mail stays queued;
+#  - no token or client secret in any log.
+#   oauth_test.sh AUTHRELAY
+set -euo pipefail
+E2E_BIN=$1
+source "$(dirname "$0")/lib.sh"
+trap e2e_teardown EXIT
+passed=0 failed=0
+command -v dovecot >/dev/null || die "dovecot-core is not installed (scripts/install-deps)"
+e2e_setup
+R=$E2E_DIR/relay S=$E2E_DIR/smarthost DV=$E2E_DIR/dovecot
+mkdir -p "$DV/run" "$DV/state"
+
+# The token and introspection endpoint, in the namespace, on 127.0.0.1:8443.
+ns python3 "$E2E_SRC/tests/oauth/token_endpoint.py" 8443 "$E2E_DIR/certs/server.pem" "$E2E_DIR/certs/server.key" \
+  "$E2E_DIR/requests" relay@example.com > "$E2E_DIR/endpoint.out" 2>&1 &
+EP=$!
+trap 'kill $EP 2>/dev/null; ns doveadm -c "$DV/dovecot.conf" stop 2>/dev/null; e2e_teardown' EXIT
+trap 'exit 1' TERM INT
+for _ in $(seq 50); do grep -q ready "$E2E_DIR/endpoint.out" 2>/dev/null && break; sleep 0.1; done
+: > "$E2E_DIR/requests"
+
+# Dovecot: authentication only, oauth2 passdb, its socket in the smarthost's queue.
+cat > "$DV/oauth2.conf.ext" <<CF
+introspection_mode = post
+introspection_url = https://127.0.0.1:8443/introspect
+tls_ca_cert_file = $E2E_DIR/certs/ca.pem
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+CF
+cat > "$DV/dovecot.conf" <<CF
+protocols =
+base_dir = $DV/run/
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+ssl = no
+auth_mechanisms = xoauth2 oauthbearer
+auth_verbose = yes
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DV/oauth2.conf.ext
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=/nonexistent
+}
+service auth {
+  unix_listener $S/queue/private/dovecot-auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+CF
+ns dovecot -c "$DV/dovecot.conf" || die "dovecot did not start: $(tail -5 "$DV/dovecot.log" 2>/dev/null)"
+for _ in $(seq 50); do [ -S "$S/queue/private/dovecot-auth" ] && break; sleep 0.1; done
+postconf -c "$S" -M "127.0.0.1:2587/inet = 127.0.0.1:2587 inet n - n - - smtpd -o syslog_name=smarthost/oauth \
+-o smtpd_tls_security_level=encrypt -o smtpd_tls_auth_only=yes -o smtpd_sasl_auth_enable=yes \
+-o smtpd_sasl_type=dovecot -o smtpd_sasl_path=private/dovecot-auth \
+-o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+ns postfix -c "$S" reload >/dev/null 2>&1
+
+# The relay: an OAuth account for the next hop, as the README shows.
+mkdir -p "$R/oauth"; chown "$E2E_USER" "$R/oauth"; chmod 700 "$R/oauth"
+store() {  # FILE REFRESH_TOKEN [CLIENT_ID]
+  cat > "$1" <<JSON
+{"token_endpoint": "https://127.0.0.1:8443/token", "client_id": "${3:-client-1}",
+ "client_secret": "cs-test-secret", "grant_type": "refresh_token", "refresh_token": "$2",
+ "access_token": "at-expired-old", "expires_at": $(( $(date +%s) - 60 )),
+ "refreshed_at": 0, "refresh_token_issued_at": $(( $(date +%s) - 86400 ))}
+JSON
+  chown "$E2E_USER" "$1"; chmod 600 "$1"
+}
+store "$R/oauth/relay.json" rt-original
+store "$R/oauth/revoked.json" rt-revoked
+store "$R/oauth/many.json" rt-original client-many
+# A token that looks valid but the provider never issued: the server must refuse it.
+store "$R/oauth/forged.json" rt-original
+sed -i -e 's/"at-expired-old"/"at-forged"/' -e "s/\"expires_at\": [0-9]*/\"expires_at\": $(( $(date +%s) + 3600 ))/" "$R/oauth/forged.json"
+cat >> "$R/sasl_passwd" <<P
+[smarthost.test]:2587    relay@example.com:oauth2:$R/oauth/relay.json
+[wrongpw.test]:2587      relay@example.com:oauth2:$R/oauth/revoked.json
+[plain.test]:2587        relay@example.com:oauth2:$R/oauth/forged.json
+[smtp.gmail.com]:2587    relay@example.com:oauth2:$R/oauth/many.json
+P
+postmap -c "$R" "hash:$R/sasl_passwd"
+cat >> "$R/transport" <<T
+oauth.test       authrelay:[smarthost.test]:2587
+revoked.test     authrelay:[wrongpw.test]:2587
+forged.test      authrelay:[plain.test]:2587
+many.test        authrelay:[smtp.gmail.com]:2587
+T
+e2e_relay_conf "smtp_sasl_auth_enable = yes" "smtp_sasl_password_maps = hash:$R/sasl_passwd" \
+  "smtp_tls_CAfile = $E2E_DIR/certs/ca.pem"
+
+# 1. Expired access token: refreshed once, delivered with a verified token.
+printf 'From: a@example.org\nSubject: oauth\nMessage-ID: <oauth-1@e2e.test>\n\nover OAuth\n' > "$E2E_DIR/o1.eml"
+e2e_send a@example.org someone@oauth.test "$E2E_DIR/o1.eml"
+if e2e_wait_maildir "oauth-1@e2e.test" 30 >/dev/null; then
+  ok "delivered through a smarthost that verified the OAuth token"
+else bad "not delivered: $(tail -3 "$R/maillog"; tail -3 "$DV/dovecot.log")"; fi
+grep -qE "authenticated to smarthost.test\[127.0.0.1\]:2587 as relay@example.com with mechanism (XOAUTH2|OAUTHBEARER)" \
+  "$R/log/authrelay.log" && ok "authrelay authenticated with an OAuth mechanism" || bad "no OAuth AUTH line: $(grep -i auth "$R/log/authrelay.log" | tail -3)"
+[ "$(grep -c '^refresh_token' "$E2E_DIR/requests")" = 1 ] && ok "the expired token was refreshed once" \
+  || bad "refresh requests: $(cat "$E2E_DIR/requests")"
+grep -q "passdb(relay@example.com" "$DV/dovecot.log" 2>/dev/null || grep -q "relay@example.com" "$S/maillog" \
+  && ok "the smarthost's log names the OAuth user" || bad "smarthost log: $(tail -3 "$S/maillog")"
+
+# 2. The next delivery uses the saved token.
+printf 'From: a@example.org\nSubject: oauth 2\nMessage-ID: <oauth-2@e2e.test>\n\nagain\n' > "$E2E_DIR/o2.eml"
+e2e_send a@example.org someone@oauth.test "$E2E_DIR/o2.eml"
+e2e_wait_maildir "oauth-2@e2e.test" 30 >/dev/null && [ "$(grep -c '^refresh_token' "$E2E_DIR/requests")" = 1 ] \
+  && ok "second delivery reused the saved token (still 1 refresh)" || bad "second delivery: $(cat "$E2E_DIR/requests")"
+
+# 2b. Twenty messages at once, all holding the same expired token: Postfix
+# runs authrelay for them in parallel; one refresh request in all.
+senders=()
+for i in $(seq 20); do
+  printf 'From: a@example.org\nSubject: many\nMessage-ID: <oauth-many-%s@e2e.test>\n\nmany\n' "$i" > "$E2E_DIR/m$i.eml"
+  e2e_send a@example.org "rcpt$i@many.test" "$E2E_DIR/m$i.eml" &
+  senders+=($!)
+done
+wait "${senders[@]}"
+for _ in $(seq 240); do
+  [ "$(grep -l "oauth-many-" "$S"/maildir/new/* 2>/dev/null | wc -l)" -ge 20 ] && break; sleep 0.25
+done
+got=$(grep -l "oauth-many-" "$S"/maildir/new/* 2>/dev/null | wc -l)
+refreshes=$(grep -c '^refresh_token client-many$' "$E2E_DIR/requests" || true)
+[ "$got" = 20 ] && [ "$refreshes" = 1 ] && ok "20 concurrent deliveries with an expired token: 20 delivered, 1 refresh request" \
+  || bad "20 concurrent: delivered $got, refresh requests $refreshes"
+
+# 3. Revoked refresh token: deferred with the provider's words and the fix.
+printf 'From: a@example.org\nSubject: revoked\nMessage-ID: <oauth-3@e2e.test>\n\nno\n' > "$E2E_DIR/o3.eml"
+e2e_send a@example.org someone@revoked.test "$E2E_DIR/o3.eml"
+if line=$(e2e_wait_log "someone@revoked.test.*status=deferred" 30); then
+  grep -q "dsn=4.7.0, status=deferred (.*OAuth token refresh failed: invalid_grant: Token has been expired or revoked." <<<"$line" \
+    && ok "revoked refresh token: deferred 4.7.0 with invalid_grant" || bad "deferral text: $line"
+else bad "not deferred: $(tail -3 "$R/maillog")"; fi
+grep -q "fix: the refresh token was revoked or expired.*enrol the account again" "$R/log/authrelay.log" \
+  && ok "the log says how to fix it" || bad "no fix in the log"
+ns postqueue -c "$R" -j | grep -q "someone@revoked.test" && ok "the mail stays queued" || bad "mail left the queue"
+
+# 4. The smarthost really checks: a token it never issued is refused.
+printf 'From: a@example.org\nSubject: forged\nMessage-ID: <oauth-4@e2e.test>\n\nno\n' > "$E2E_DIR/o4.eml"
+e2e_send a@example.org someone@forged.test "$E2E_DIR/o4.eml"
+if line=$(e2e_wait_log "someone@forged.test.*status=deferred" 30); then
+  grep -qE "dsn=4\.7\.[0-9]+, status=deferred \(SASL authentication failed; server plain.test\[127.0.0.1\] said: 535" <<<"$line" \
+    && ok "a token the provider never issued: the smarthost refused it (535), deferred" || bad "forged: $line"
+else bad "forged token not deferred: $(tail -3 "$R/maillog")"; fi
+
+# 5. No token or client secret anywhere.
+if grep -rqE "at-fresh|at-expired|at-forged|rt-original|rt-rotated|rt-revoked|cs-test-secret" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log"; then
+  bad "a token or secret was logged"
+else ok "no token or client secret in the relay, authrelay, smarthost or Dovecot logs"; fi
+if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
+  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
+  cp "$DV/dovecot.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$/" 2>/dev/null || true
+  printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
+fi
+kill $EP 2>/dev/null || true
+ns doveadm -c "$DV/dovecot.conf" stop 2>/dev/null || true
+e2e_finish
