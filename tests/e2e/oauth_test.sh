@@ -24,7 +24,13 @@ mkdir -p "$DV/run" "$DV/state"
 ns python3 "$E2E_SRC/tests/oauth/token_endpoint.py" 8443 "$E2E_DIR/certs/server.pem" "$E2E_DIR/certs/server.key" \
   "$E2E_DIR/requests" relay@example.com > "$E2E_DIR/endpoint.out" 2>&1 &
 EP=$!
-trap 'kill $EP 2>/dev/null; ns doveadm -c "$DV/dovecot.conf" stop 2>/dev/null; e2e_teardown' EXIT
+stop_oauth() {
+  set +e
+  pkill -f "token_endpoint.py 8443 $E2E_DIR/" 2>/dev/null
+  ns doveadm -c "$DV/dovecot.conf" stop 2>/dev/null
+  e2e_teardown
+}
+trap stop_oauth EXIT
 trap 'exit 1' TERM INT
 for _ in $(seq 50); do grep -q ready "$E2E_DIR/endpoint.out" 2>/dev/null && break; sleep 0.1; done
 : > "$E2E_DIR/requests"
@@ -169,6 +175,4 @@ if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   cp "$DV/dovecot.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$/" 2>/dev/null || true
   printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
 fi
-kill $EP 2>/dev/null || true
-ns doveadm -c "$DV/dovecot.conf" stop 2>/dev/null || true
 e2e_finish
