@@ -13,7 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (k.empty()) __builtin_trap();
     authrelay::Credentials c = authrelay::SplitCredentialValue(authrelay::Secret(v));
     if (c.username.find(':') != std::string::npos) __builtin_trap();
-    if (c.username.size() + c.password.size() + (v.find(':') != std::string::npos ? 1 : 0) != v.size()) __builtin_trap();
+    // Nothing lost: user, ':', then the password or "oauth2:" + the store path.
+    std::size_t rest = c.oauth_store.empty() ? c.password.size() : 7 + c.oauth_store.size();
+    if (!c.oauth_store.empty() && (!c.password.empty() || c.oauth_store[0] != '/')) __builtin_trap();
+    if (c.username.size() + rest + (v.find(':') != std::string::npos ? 1 : 0) != v.size()) __builtin_trap();
   }
   authrelay::CredentialQuery q{std::string(in.substr(0, 64)), "h", "[h]:25", true, "+-"};
   (void)authrelay::CredentialKeys(q);
