@@ -15,18 +15,6 @@
 
 namespace authrelay {
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t port,
                                           const std::string& inet_protocols) {
   std::string protos = Lowercase(inet_protocols);

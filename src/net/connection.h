@@ -12,30 +12,11 @@
 
 #include "core/deadline.h"
 #include "core/result.h"
+#include "core/unique_fd.h"
 #include "net/transport.h"
 #include "tls/tls_client.h"
 
 namespace authrelay {
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct Endpoint {
   std::string host;     // as named by the next hop or MX

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/sanitize.h"
+#include "core/unique_fd.h"
 #include "log/log.h"
 
 namespace authrelay {
@@ -24,20 +25,6 @@ namespace pt = boost::property_tree;
 Failure StoreFailure(const std::string& path, const std::string& why) {
   return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why);
 }
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string Why(const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return "not a regular file";

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "core/base64.h"
+#include "core/unique_fd.h"
 #include "log/log.h"
 
 namespace authrelay {
@@ -25,20 +26,6 @@ struct Line {
   std::string key;
   long long expires = 0;
   std::string der_base64;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 // Sessions carry secrets: use the file only if nobody else could have
@@ -132,7 +119,7 @@ SslSessionPtr Decode(const std::string& der_base64) {
 
 SslSessionPtr TlsSessionCache::Load(const std::string& key, std::time_t now) const {
   if (!enabled()) return nullptr;
-  Fd fd(open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  UniqueFd fd(open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     if (errno != ENOENT) log::Debug("TLS session cache " + path_ + ": " + std::strerror(errno));
     return nullptr;
@@ -163,7 +150,7 @@ bool TlsSessionCache::Store(const std::string& key, SSL_SESSION* session, std::t
   Line fresh{key, static_cast<long long>(now) + lifetime, Base64Encode(der)};
   OPENSSL_cleanse(der.data(), der.size());
 
-  Fd fd(open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
+  UniqueFd fd(open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
   if (fd.get() < 0) {
     log::Debug("TLS session cache " + path_ + " not written: " + std::strerror(errno));
     return false;
