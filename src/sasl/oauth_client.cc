@@ -1,33 +1,22 @@
 #include "sasl/oauth_client.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "core/sanitize.h"
 
 namespace authrelay {
 
-bool IsOAuthMechanism(const std::string& mechanism) {
-  std::string m = mechanism;
-  for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return m == "XOAUTH2" || m == "OAUTHBEARER";
-}
-
 Result<SaslStep> OAuthSaslClient::Start(const std::vector<std::string>& mechanisms) {
   auto offered = [&](const char* name) {
-    return std::any_of(mechanisms.begin(), mechanisms.end(), [&](const std::string& m) {
-      std::string u = m;
-      for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      return u == name;
-    });
+    return std::any_of(mechanisms.begin(), mechanisms.end(), [&](const std::string& m) { return Lowercase(m) == name; });
   };
   SaslStep step;
-  if (offered("OAUTHBEARER")) {
+  if (offered("oauthbearer")) {
     // RFC 7628 §3.1: gs2 header, then host, port and the bearer token.
     mechanism_ = "OAUTHBEARER";
     step.response = "n,a=" + username_ + ",\x01host=" + host_ + "\x01port=" + std::to_string(port_) +
                     "\x01" "auth=Bearer " + token_.Reveal() + "\x01\x01";
-  } else if (offered("XOAUTH2")) {
+  } else if (offered("xoauth2")) {
     // https://developers.google.com/gmail/imap/xoauth2-protocol
     mechanism_ = "XOAUTH2";
     // ("\x01" "auth": a hex escape would swallow the "a".)

@@ -12,8 +12,6 @@
 
 namespace authrelay {
 
-bool IsOAuthMechanism(const std::string& mechanism);
-
 // The client speaks OAUTHBEARER when offered, else XOAUTH2. When the server
 // refuses the token it first sends an error challenge (base64 JSON); the
 // client answers as each protocol says (XOAUTH2: an empty line, RFC 7628:

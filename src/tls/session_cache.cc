@@ -49,17 +49,7 @@ bool SafeToUse(int fd, const std::string& path) {
 
 // A line's own check value: a line spliced from two writes never passes.
 std::string Check(const std::string& key, long long expires, const std::string& der_base64) {
-  std::string data = key + " " + std::to_string(expires) + " " + der_base64;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    hex += digits[md[i] >> 4];
-    hex += digits[md[i] & 15];
-  }
-  return hex;
+  return Sha256Hex(key + " " + std::to_string(expires) + " " + der_base64, 8);
 }
 
 std::string ReadAll(int fd) {
@@ -116,6 +106,19 @@ SslSessionPtr Decode(const std::string& der_base64) {
 }
 
 }  // namespace
+
+std::string Sha256Hex(std::string_view data, std::size_t bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len && i < bytes; ++i) {
+    hex += digits[md[i] >> 4];
+    hex += digits[md[i] & 15];
+  }
+  return hex;
+}
 
 SslSessionPtr TlsSessionCache::Load(const std::string& key, std::time_t now) const {
   if (!enabled()) return nullptr;

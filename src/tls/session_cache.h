@@ -21,6 +21,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace authrelay {
 
@@ -28,6 +29,10 @@ struct SslSessionDeleter {
   void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
 };
 using SslSessionPtr = std::unique_ptr<SSL_SESSION, SslSessionDeleter>;
+
+// Lowercase hex of the first `bytes` bytes of SHA-256(data): cache keys
+// and line checks.
+std::string Sha256Hex(std::string_view data, std::size_t bytes = 32);
 
 class TlsSessionCache {
  public:

@@ -198,42 +198,33 @@ int TlsClient::OnNewSession(SSL* ssl, SSL_SESSION* session) {
 
 void TlsClient::SaveSession() {
   if (!newest_session_) return;
-  if (cache_.Store(SessionKey(), newest_session_.get())) {
+  if (cache_.Store(session_key_, newest_session_.get())) {
     log::Debug("TLS session for " + Printable(policy_.session_peer, 200) + " saved to " + policy_.session_cache_file);
   }
   newest_session_.reset();
 }
 
-std::string TlsClient::SessionKey() const {
+std::string TlsClient::MakeSessionKey(const TlsPolicy& p) {
   std::string id = "v1";
   auto add = [&](std::string_view field) {
     id += '\x1f';
     id += field;
   };
-  add(policy_.session_peer);
-  add(TlsLevelName(policy_.level));
-  add(policy_.server_name);
-  for (const auto& n : policy_.match_names) add(n);
+  add(p.session_peer);
+  add(TlsLevelName(p.level));
+  add(p.server_name);
+  for (const auto& n : p.match_names) add(n);
   add("|");
-  for (const auto& f : policy_.fingerprints) add(f);
-  add(policy_.fingerprint_digest);
-  add(policy_.protocols);
-  add(policy_.ciphers);
-  add(policy_.exclude);
-  add(policy_.ca_file);
-  add(policy_.ca_path);
-  add(policy_.cert_file);
-  add(policy_.key_file);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(id.data(), id.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    hex += digits[md[i] >> 4];
-    hex += digits[md[i] & 15];
-  }
-  return hex;
+  for (const auto& f : p.fingerprints) add(f);
+  add(p.fingerprint_digest);
+  add(p.protocols);
+  add(p.ciphers);
+  add(p.exclude);
+  add(p.ca_file);
+  add(p.ca_path);
+  add(p.cert_file);
+  add(p.key_file);
+  return Sha256Hex(id);
 }
 
 Result<SslPtr> TlsClient::NewSsl() {
@@ -248,7 +239,7 @@ Result<SslPtr> TlsClient::NewSsl() {
     if (!is_ip) SSL_set_tlsext_host_name(ssl.get(), policy_.server_name.c_str());
   }
   if (cache_.enabled()) {
-    if (SslSessionPtr cached = cache_.Load(SessionKey())) SSL_set_session(ssl.get(), cached.get());
+    if (SslSessionPtr cached = cache_.Load(session_key_)) SSL_set_session(ssl.get(), cached.get());
   }
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());

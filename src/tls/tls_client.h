@@ -59,7 +59,9 @@ bool ProtocolRange(std::string_view protocols, int* min_version, int* max_versio
 class TlsClient {
  public:
   explicit TlsClient(TlsPolicy policy)
-      : policy_(std::move(policy)), cache_(policy_.session_cache_file, policy_.session_cache_timeout) {}
+      : policy_(std::move(policy)),
+        cache_(policy_.session_cache_file, policy_.session_cache_timeout),
+        session_key_(cache_.enabled() ? MakeSessionKey(policy_) : std::string()) {}
   // The SSL_CTX points back here (new-session callback): not copyable.
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;
@@ -75,14 +77,16 @@ class TlsClient {
   // after a handshake whose result the delivery accepted.
   void SaveSession();
   // The cache key: a SHA-256 over the peer and every policy setting that
-  // changes what a handshake checks.
-  std::string SessionKey() const;
+  // changes what a handshake checks ("" when the cache is off).
+  const std::string& SessionKey() const { return session_key_; }
 
  private:
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  static std::string MakeSessionKey(const TlsPolicy& policy);
 
   TlsPolicy policy_;
   TlsSessionCache cache_;
+  std::string session_key_;
   SslCtxPtr ctx_;
   SslSessionPtr newest_session_;
 };

@@ -54,35 +54,28 @@ ScriptedServer& ScriptedServer::Expect(std::string prefix) {
 
 ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int max_version) {
   steps_.push_back([this, cert, key, max_version] {
-    if (shared_ctx_) {
-      ssl_ = SSL_new(shared_ctx_);
-      SSL_set_fd(ssl_, fd_);
-      buf_.clear();
-      if (SSL_accept(ssl_) != 1) {
-        error_ = "server TLS handshake failed";
+    SSL_CTX* ctx = shared_ctx_;
+    if (!ctx) {
+      ctx = ctx_ = SSL_CTX_new(TLS_server_method());
+      if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
+      if (!client_ca_.empty()) {
+        SSL_CTX_load_verify_locations(ctx_, client_ca_.c_str(), nullptr);
+        SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      }
+      if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        error_ = "server cannot load " + cert;
         return false;
       }
-      session_reused_ = SSL_session_reused(ssl_) == 1;
-      return true;
     }
-    ctx_ = SSL_CTX_new(TLS_server_method());
-    if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
-    if (!client_ca_.empty()) {
-      SSL_CTX_load_verify_locations(ctx_, client_ca_.c_str(), nullptr);
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-    }
-    if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      error_ = "server cannot load " + cert;
-      return false;
-    }
-    ssl_ = SSL_new(ctx_);
+    ssl_ = SSL_new(ctx);
     SSL_set_fd(ssl_, fd_);
     buf_.clear();
     if (SSL_accept(ssl_) != 1) {
       error_ = "server TLS handshake failed";
       return false;
     }
+    session_reused_ = SSL_session_reused(ssl_) == 1;
     if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) sni_ = sni;
     if (X509* peer = SSL_get0_peer_certificate(ssl_)) {
       char buf[256];
