@@ -29,6 +29,11 @@ const std::map<std::string, std::string, std::less<>>& BuiltinDefaults() {
       // Our own file (smtp(8)'s sessions live in tlsmgr, which we cannot use).
       {"authrelay_tls_session_cache", "/var/lib/authrelay/tls_session_cache"},
       {"authrelay_tls_session_cache_timeout", "$smtp_tls_session_cache_timeout"},
+      // OAuth: refresh an access token this long before it expires; warn
+      // (--check, --oauth-status) this long before a refresh token is
+      // likely to die.
+      {"authrelay_oauth_refresh_window", "300s"},
+      {"authrelay_oauth_expiry_warning", "14d"},
       {"soft_bounce", "no"},
       {"relayhost", ""},
       {"recipient_delimiter", ""},

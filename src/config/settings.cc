@@ -66,6 +66,12 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   if (!cache_timeout.ok()) return cache_timeout.failure();
   // smtp(8) caps its cache timeout at 8640000s (100 days); so do we.
   s.tls_session_cache_timeout = std::min<long>(cache_timeout.value(), 8640000);
+  auto refresh_window = cf.GetTime("authrelay_oauth_refresh_window");
+  if (!refresh_window.ok()) return refresh_window.failure();
+  s.oauth_refresh_window = refresh_window.value();
+  auto expiry_warning = cf.GetTime("authrelay_oauth_expiry_warning");
+  if (!expiry_warning.ok()) return expiry_warning.failure();
+  s.oauth_expiry_warning = expiry_warning.value();
 
   SessionPolicy& p = s.session;
   p.helo_name = cf.Get("smtp_helo_name");

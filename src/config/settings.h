@@ -45,6 +45,8 @@ struct Settings {
   std::string log_file;
   std::string tls_session_cache;       // authrelay_tls_session_cache ("" = off)
   long tls_session_cache_timeout = 3600;
+  long oauth_refresh_window = 300;       // authrelay_oauth_refresh_window
+  long oauth_expiry_warning = 14 * 86400;  // authrelay_oauth_expiry_warning
   SessionPolicy session;  // filled except credentials, TLS level, SASL factory
 };
 

@@ -141,20 +141,10 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       policy.credentials = creds ? &*creds : nullptr;
       policy.dry_run = dry_run;
       policy.trace = trace;
-      std::string host = ep.host;
-      std::uint16_t port = ep.port;
-      const Credentials* cp = policy.credentials;
-      policy.sasl_factory = [host, port, cp, &s](unsigned flags) -> Result<std::unique_ptr<SaslClient>> {
-        if (!cp->oauth_store.empty()) {
-          // An OAuth account: a valid access token (refreshed at most once
-          // across concurrent deliveries), spoken as XOAUTH2/OAUTHBEARER.
-          auto token = GetAccessToken(cp->oauth_store, TokenPolicy{}, MakeCurlPost(s.ca_file, s.ca_path, 30));
-          if (!token.ok()) return token.failure();
-          return std::unique_ptr<SaslClient>(
-              std::make_unique<OAuthSaslClient>(cp->username, std::move(token).value(), host, port));
-        }
-        return NewCyrusSaslClient(host, cp->username, cp->password, flags);
-      };
+      if (policy.credentials) {
+        policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
+                                              MakeCurlPost(s.ca_file, s.ca_path, 30));
+      }
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
       out.relay = ep.Name();
@@ -399,7 +389,9 @@ int RunOAuthStatus(const Options& o, const Context& ctx) {
   std::time_t now = std::time(nullptr);
   if (o.refresh) {
     bool refreshed = false;
-    auto token = GetAccessToken(o.target, TokenPolicy{}, MakeCurlPost(s.ca_file, s.ca_path, 30), &refreshed, now);
+    TokenPolicy token_policy;
+    token_policy.early_refresh_seconds = s.oauth_refresh_window;
+    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.ca_file, s.ca_path, 30), &refreshed, now);
     if (!token.ok()) {
       std::cout << FailureReport(token.failure()).line << "\n";
       if (!token.failure().detail().empty()) std::cout << token.failure().detail() << "\n";

@@ -219,7 +219,10 @@ Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy
   if (refreshed) *refreshed = false;
   auto first = ReadTokenStore(path);
   if (!first.ok()) return first.failure();
-  if (!policy.force_refresh && Usable(first.value(), policy.early_refresh_seconds, now)) {
+  auto refused = [&](const TokenStore& s) {
+    return policy.refused_token != nullptr && s.access_token.Reveal() == policy.refused_token->Reveal();
+  };
+  if (!refused(first.value()) && Usable(first.value(), policy.early_refresh_seconds, now)) {
     return Secret(std::string(first.value().access_token.Reveal()));
   }
   // One refresher at a time; the others wait here and then find its token.
@@ -237,8 +240,7 @@ Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy
   auto store = ReadTokenStore(path);  // as the last refresher left it
   if (!store.ok()) return store.failure();
   TokenStore& s = store.value();
-  bool someone_else = s.refreshed_at > first.value().refreshed_at || s.access_token.Reveal() != first.value().access_token.Reveal();
-  if (Usable(s, policy.early_refresh_seconds, now) && (!policy.force_refresh || someone_else)) {
+  if (!refused(s) && Usable(s, policy.early_refresh_seconds, now)) {
     return Secret(std::string(s.access_token.Reveal()));
   }
   if (Status st = Refresh(s, post, now); !st.ok()) return st.failure();

@@ -57,7 +57,10 @@ using TokenHttpPost = std::function<Result<TokenResponse>(const std::string& url
 struct TokenPolicy {
   long early_refresh_seconds = 300;  // refresh when less than this is left
   long lock_wait_seconds = 60;       // how long to wait for another refresher
-  bool force_refresh = false;        // the server refused the token we had
+  // The server refused this access token although the clock says it is
+  // valid (revoked, or cut short): get another, unless the store already
+  // holds a different one (another delivery got there first).
+  const Secret* refused_token = nullptr;
 };
 
 // A usable access token for the store at path: the cached one, or one

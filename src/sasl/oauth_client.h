@@ -8,6 +8,8 @@
 #include <string>
 
 #include "core/secret.h"
+#include "credmap/credentials.h"
+#include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
 
 namespace authrelay {
@@ -18,10 +20,18 @@ namespace authrelay {
 // %x01) and keeps what the server said in last_error().
 class OAuthSaslClient final : public SaslClient {
  public:
-  OAuthSaslClient(std::string username, Secret access_token, std::string host, std::uint16_t port)
-      : username_(std::move(username)), token_(std::move(access_token)), host_(std::move(host)), port_(port) {}
+  // token_just_issued: the token endpoint handed it out for this very
+  // delivery, so a refusal is not cured by asking again.
+  OAuthSaslClient(std::string username, Secret access_token, std::string host, std::uint16_t port,
+                  bool token_just_issued = false)
+      : username_(std::move(username)),
+        token_(std::move(access_token)),
+        host_(std::move(host)),
+        port_(port),
+        token_just_issued_(token_just_issued) {}
   Result<SaslStep> Start(const std::vector<std::string>& mechanisms) override;
   Result<std::string> Step(const std::string& challenge) override;
+  bool MayRenewCredentials() const override { return !token_just_issued_; }
   // The server's error challenge, printable ("" if none came).
   const std::string& last_error() const { return last_error_; }
 
@@ -30,8 +40,19 @@ class OAuthSaslClient final : public SaslClient {
   Secret token_;
   std::string host_;
   std::uint16_t port_;
+  bool token_just_issued_;
   std::string mechanism_;
   std::string last_error_;
 };
+
+// The SASL client for one server and one set of credentials: Cyrus for a
+// password; for an OAuth token store, an access token from it (refreshed at
+// most once across concurrent deliveries) spoken as XOAUTH2/OAUTHBEARER.
+// When the session asks to renew (the server refused a cached token), the
+// refused token is named so the store is refreshed unless another delivery
+// already has. creds must outlive the factory.
+using SaslFactory = std::function<Result<std::unique_ptr<SaslClient>>(unsigned flags, bool renew)>;
+SaslFactory MakeSaslFactory(const Credentials& creds, std::string host, std::uint16_t port,
+                            long oauth_refresh_window, TokenHttpPost post);
 
 }  // namespace authrelay

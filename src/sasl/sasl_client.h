@@ -62,6 +62,10 @@ class SaslClient {
   virtual ~SaslClient() = default;
   virtual Result<SaslStep> Start(const std::vector<std::string>& mechanisms) = 0;
   virtual Result<std::string> Step(const std::string& challenge) = 0;
+  // True when a refusal of these credentials may be cured by fetching new
+  // ones now: an OAuth access token that was cached, not just issued. A
+  // password never is: asking again would only add a failed login.
+  virtual bool MayRenewCredentials() const { return false; }
 };
 
 // service "smtp", server host name (for Kerberos-style mechanisms),

@@ -167,28 +167,53 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     return Failure("4.7.0", "SASL authentication failed: server " + server_ +
                                 " offered no compatible authentication mechanisms for this type of connection security");
   }
-  auto client = policy_.sasl_factory(flags.value());
-  if (!client.ok()) return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ +
-                                                ": " + client.failure().text(), client.failure().detail());
-  auto start = client.value()->Start(mechs);
-  if (!start.ok()) {
-    std::string allowed;
-    for (const auto& m : mechs) allowed += (allowed.empty() ? "" : " ") + m;
-    std::string why;
-    for (const auto& d : dropped) why += "; " + d;
-    log::Warning("SASL: server " + server_ + " offered '" + offered + "', the mechanism filter allowed '" + allowed +
-                 "', and none of those is usable with " + parameter + " = " + Printable(options, 100) +
-                 " and the installed Cyrus SASL client plugins" + why + " (" + start.failure().detail() +
-                 "; e.g. PLAIN and LOGIN need " + parameter + " without noplaintext)");
-    return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
-                                start.failure().text());
+  // One AUTH exchange; a second only when the server refused an OAuth
+  // access token we had not just fetched (revoked or cut short before its
+  // expiry): then one new token, once.
+  for (bool renew : {false, true}) {
+    auto client = policy_.sasl_factory(flags.value(), renew);
+    if (!client.ok()) return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ +
+                                                  ": " + client.failure().text(), client.failure().detail());
+    auto start = client.value()->Start(mechs);
+    if (!start.ok()) {
+      std::string allowed;
+      for (const auto& m : mechs) allowed += (allowed.empty() ? "" : " ") + m;
+      std::string why;
+      for (const auto& d : dropped) why += "; " + d;
+      log::Warning("SASL: server " + server_ + " offered '" + offered + "', the mechanism filter allowed '" + allowed +
+                   "', and none of those is usable with " + parameter + " = " + Printable(options, 100) +
+                   " and the installed Cyrus SASL client plugins" + why + " (" + start.failure().detail() +
+                   "; e.g. PLAIN and LOGIN need " + parameter + " without noplaintext)");
+      return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
+                                  start.failure().text());
+    }
+    result.chosen_mechanism = start.value().mechanism;
+    Reply refusal;
+    if (auto f = AuthExchange(*client.value(), start.value(), overall, refusal)) return f;
+    if (refusal.code == 0) {
+      log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(cred.username, 200) +
+                " with mechanism " + start.value().mechanism);
+      return std::nullopt;
+    }
+    bool credentials_refused = refusal.code == 535 || refusal.dsn == "5.7.8" || refusal.dsn == "4.7.8";
+    if (!renew && credentials_refused && client.value()->MayRenewCredentials()) {
+      log::Info("server " + server_ + " refused the OAuth access token for " + Printable(cred.username, 200) +
+                " (" + refusal.Text() + "); getting a new one and trying once more");
+      continue;
+    }
+    Failure f(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text());
+    return policy_.auth_soft_bounce ? f.Softened() : f;
   }
-  result.chosen_mechanism = start.value().mechanism;
+  return std::nullopt;  // not reached: the second pass always returns
+}
+
+std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall,
+                                             Reply& refusal) {
   Deadline d = Stage(policy_.helo_timeout, overall);
-  std::string command = "AUTH " + start.value().mechanism;
+  std::string command = "AUTH " + start.mechanism;
   bool sent_inline = false;
-  if (start.value().response) {
-    std::string b64 = start.value().response->empty() ? "=" : Base64Encode(*start.value().response);
+  if (start.response) {
+    std::string b64 = start.response->empty() ? "=" : Base64Encode(*start.response);
     // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
     if (command.size() + b64.size() + 3 <= 512) {
       command += " " + b64;
@@ -197,7 +222,7 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     Secret wipe(std::move(b64));
   }
   if (policy_.trace) {
-    log::Info("> " + server_ + ": AUTH " + start.value().mechanism + (sent_inline ? " <initial response redacted>" : ""));
+    log::Info("> " + server_ + ": AUTH " + start.mechanism + (sent_inline ? " <initial response redacted>" : ""));
   }
   {
     Secret line(command + "\r\n");
@@ -205,22 +230,18 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     IoStatus s = transport_.Write(line.Reveal(), d);
     if (s != IoStatus::kOk) return IoFailure(s, kAuth);
   }
-  bool pending_initial = start.value().response.has_value() && !sent_inline;
+  bool pending_initial = start.response.has_value() && !sent_inline;
   for (int steps = 0; steps < 100; ++steps) {
     Reply r;
     if (auto f = Receive(r, kAuth, d)) return f;
-    if (r.cls() == 2) {
-      log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(cred.username, 200) +
-                " with mechanism " + start.value().mechanism);
-      return std::nullopt;
-    }
+    if (r.cls() == 2) return std::nullopt;
     if (r.code != 334) {
-      Failure f(r.dsn, "SASL authentication failed; server " + server_ + " said: " + r.Text());
-      return policy_.auth_soft_bounce ? f.Softened() : f;
+      refusal = std::move(r);
+      return std::nullopt;
     }
     std::string response;
     if (pending_initial) {
-      response = *start.value().response;
+      response = *start.response;
       pending_initial = false;
     } else {
       std::string_view challenge_b64 = r.lines.back().size() > 4 ? std::string_view(r.lines.back()).substr(4) : "";
@@ -229,7 +250,7 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
         Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; server " + server_ + " sent a malformed challenge");
       }
-      auto step = client.value()->Step(*challenge);
+      auto step = client.Step(*challenge);
       if (!step.ok()) {
         Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +

@@ -46,8 +46,10 @@ struct SessionPolicy {
 
   bool dry_run = false;  // stop before DATA: RSET, QUIT
   bool trace = false;    // log a redacted transcript
-  // Makes the SASL client for the security flags in force.
-  std::function<Result<std::unique_ptr<SaslClient>>(unsigned flags)> sasl_factory;
+  // Makes the SASL client for the security flags in force. renew: the
+  // server refused the previous client's credentials and that client said
+  // new ones may help (SaslClient::MayRenewCredentials).
+  std::function<Result<std::unique_ptr<SaslClient>>(unsigned flags, bool renew)> sasl_factory;
 };
 
 struct Envelope {
@@ -88,6 +90,10 @@ class Session {
   std::optional<Failure> Ehlo(Deadline overall, AttemptResult& result);
   std::optional<Failure> TlsHandshake(Deadline overall);
   std::optional<Failure> Authenticate(Deadline overall, AttemptResult& result);
+  // AUTH with one client: nullopt and refusal.code == 0 when accepted;
+  // nullopt and the server's final non-2xx reply in refusal when it said
+  // no; a Failure when the exchange itself broke.
+  std::optional<Failure> AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal);
   std::optional<Failure> SendBody(MessageSource& message, Deadline overall);
   void Quit(Deadline overall);
   Deadline Stage(long seconds, Deadline overall) const;

@@ -37,7 +37,7 @@ log() { printf '%s\n' "e2e: $*" >&2; }
 die() { printf '%s\n' "e2e: FAIL: $*" >&2; exit 1; }
 
 # Names every test host answers to (all 127.0.0.1 inside the namespace).
-E2E_HOSTS="smtp.gmail.com smarthost.test plain.test wrongpw.test wrongcert.test"
+E2E_HOSTS="smtp.gmail.com smarthost.test plain.test wrongpw.test wrongcert.test noscope.test"
 
 e2e_make_ca() {
   local d=$E2E_DIR/certs
@@ -48,7 +48,7 @@ e2e_make_ca() {
   local name san
   for name in server wrong; do
     if [ $name = server ]; then
-      san="DNS:smtp.gmail.com,DNS:smarthost.test,DNS:plain.test,DNS:wrongpw.test,DNS:localhost,IP:127.0.0.1"
+      san="DNS:smtp.gmail.com,DNS:smarthost.test,DNS:plain.test,DNS:wrongpw.test,DNS:noscope.test,DNS:localhost,IP:127.0.0.1"
     else
       san="DNS:somebody-else.example"
     fi

@@ -8,6 +8,8 @@
 #  - the next delivery uses the saved token, no new refresh;
 #  - a revoked refresh token defers (4.7.0) with the provider's words and
 #    the fix in the log; the mail stays queued;
+#  - a token the server refuses while it still looks valid is renewed once
+#    and AUTH retried; a renewed token refused again defers (no loop);
 #  - no token or client secret in any log.
 #   oauth_test.sh AUTHRELAY
 set -euo pipefail
@@ -92,13 +94,18 @@ JSON
 store "$R/oauth/relay.json" rt-original
 store "$R/oauth/revoked.json" rt-revoked
 store "$R/oauth/many.json" rt-original client-many
-# A token that looks valid but the provider never issued: the server must refuse it.
-store "$R/oauth/forged.json" rt-original
-sed -i -e 's/"at-expired-old"/"at-forged"/' -e "s/\"expires_at\": [0-9]*/\"expires_at\": $(( $(date +%s) + 3600 ))/" "$R/oauth/forged.json"
+# Tokens that look valid for an hour but the provider does not accept
+# (revoked early): the server must refuse them.
+store "$R/oauth/forged.json" rt-original client-forged
+store "$R/oauth/noscope.json" rt-original client-noscope
+for f in forged noscope; do
+  sed -i -e 's/"at-expired-old"/"at-forged"/' -e "s/\"expires_at\": [0-9]*/\"expires_at\": $(( $(date +%s) + 3600 ))/" "$R/oauth/$f.json"
+done
 cat >> "$R/sasl_passwd" <<P
 [smarthost.test]:2587    relay@example.com:oauth2:$R/oauth/relay.json
 [wrongpw.test]:2587      relay@example.com:oauth2:$R/oauth/revoked.json
 [plain.test]:2587        relay@example.com:oauth2:$R/oauth/forged.json
+[noscope.test]:2587      relay@example.com:oauth2:$R/oauth/noscope.json
 [smtp.gmail.com]:2587    relay@example.com:oauth2:$R/oauth/many.json
 P
 postmap -c "$R" "hash:$R/sasl_passwd"
@@ -106,6 +113,7 @@ cat >> "$R/transport" <<T
 oauth.test       authrelay:[smarthost.test]:2587
 revoked.test     authrelay:[wrongpw.test]:2587
 forged.test      authrelay:[plain.test]:2587
+noscope.test     authrelay:[noscope.test]:2587
 many.test        authrelay:[smtp.gmail.com]:2587
 T
 e2e_relay_conf "smtp_sasl_auth_enable = yes" "smtp_sasl_password_maps = hash:$R/sasl_passwd" \
@@ -158,13 +166,27 @@ grep -q "fix: the refresh token was revoked or expired.*enrol the account again"
   && ok "the log says how to fix it" || bad "no fix in the log"
 ns postqueue -c "$R" -j | grep -q "someone@revoked.test" && ok "the mail stays queued" || bad "mail left the queue"
 
-# 4. The smarthost really checks: a token it never issued is refused.
-printf 'From: a@example.org\nSubject: forged\nMessage-ID: <oauth-4@e2e.test>\n\nno\n' > "$E2E_DIR/o4.eml"
+# 4. The smarthost really checks tokens. One it refuses although the store
+# says it is valid for an hour (revoked early) is renewed once and AUTH is
+# tried again on the same connection: delivered.
+printf 'From: a@example.org\nSubject: forged\nMessage-ID: <oauth-4@e2e.test>\n\nrenewed\n' > "$E2E_DIR/o4.eml"
 e2e_send a@example.org someone@forged.test "$E2E_DIR/o4.eml"
-if line=$(e2e_wait_log "someone@forged.test.*status=deferred" 30); then
-  grep -qE "dsn=4\.7\.[0-9]+, status=deferred \(SASL authentication failed; server plain.test\[127.0.0.1\] said: 535" <<<"$line" \
-    && ok "a token the provider never issued: the smarthost refused it (535), deferred" || bad "forged: $line"
-else bad "forged token not deferred: $(tail -3 "$R/maillog")"; fi
+if e2e_wait_maildir "oauth-4@e2e.test" 30 >/dev/null; then
+  grep -q "server plain.test\[127.0.0.1\] refused the OAuth access token for relay@example.com (535 .*); getting a new one and trying once more" \
+    "$R/log/authrelay.log" && [ "$(grep -c '^refresh_token client-forged$' "$E2E_DIR/requests")" = 1 ] \
+    && ok "a valid-looking token the smarthost refused (535): renewed once, AUTH retried, delivered" \
+    || bad "renewal: $(grep -i 'refused\|plain.test' "$R/log/authrelay.log" | tail -3); $(cat "$E2E_DIR/requests")"
+else bad "refused token not renewed: $(tail -3 "$R/maillog")"; fi
+# ... but a fresh token the server refuses too (no SMTP scope) is final:
+# one renewal, no loop, deferred with the server's 535.
+printf 'From: a@example.org\nSubject: noscope\nMessage-ID: <oauth-5@e2e.test>\n\nno\n' > "$E2E_DIR/o5.eml"
+e2e_send a@example.org someone@noscope.test "$E2E_DIR/o5.eml"
+if line=$(e2e_wait_log "someone@noscope.test.*status=deferred" 30); then
+  grep -qE "dsn=4\.7\.[0-9]+, status=deferred \(SASL authentication failed; server noscope.test\[127.0.0.1\] said: 535" <<<"$line" \
+    && [ "$(grep -c '^refresh_token client-noscope$' "$E2E_DIR/requests")" = 1 ] \
+    && ok "a renewed token refused again: deferred with the 535, after exactly one refresh" \
+    || bad "noscope: $line; $(grep -c client-noscope "$E2E_DIR/requests") refreshes"
+else bad "noscope not deferred: $(tail -3 "$R/maillog")"; fi
 
 # 5. No token or client secret anywhere.
 if grep -rqE "at-fresh|at-expired|at-forged|rt-original|rt-rotated|rt-revoked|cs-test-secret" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log"; then

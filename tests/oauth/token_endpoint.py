@@ -11,6 +11,8 @@ POST /token with grant_type=client_credentials -> 200, an access token.
 POST /introspect token=T (RFC 7662, as Dovecot's oauth2 passdb asks) ->
   {"active": true, "username": USER} for a token this endpoint issued,
   {"active": false} for any other (an expired or forged one).
+Tokens issued to client_id "client-noscope" are never active (as a token
+without the SMTP scope: the smarthost refuses it).
 Every access token issued is for USER (argv[5], default relay@example.com).
 Every request is counted (one line in COUNTER_FILE) and answered after
 0.3 s, so concurrent clients overlap.
@@ -56,7 +58,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if grant == "refresh_token" and rt == "rt-aad":
             return self.reply(400, {"error": "invalid_grant", "error_description":
                                     "AADSTS700082: The refresh token has expired due to inactivity."})
-        if grant in ("refresh_token", "client_credentials"):
+        if grant in ("refresh_token", "client_credentials") and form.get("client_id", [""])[0] != "client-noscope":
             with lock:
                 issued.add(f"at-fresh-{n}" if grant == "refresh_token" else f"at-app-{n}")
         if grant == "refresh_token":

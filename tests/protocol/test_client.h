@@ -87,7 +87,7 @@ struct Client {
     policy.credentials = with_creds ? &creds : nullptr;
     const Credentials* c = &creds;
     if (!policy.sasl_factory) {
-      policy.sasl_factory = [c](unsigned flags) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };
+      policy.sasl_factory = [c](unsigned flags, bool) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };
     }
     auto eps = ResolveHost("127.0.0.1", static_cast<std::uint16_t>(port), "all");
     BOOST_REQUIRE(eps.ok());

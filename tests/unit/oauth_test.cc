@@ -117,12 +117,26 @@ BOOST_AUTO_TEST_CASE(refresh_only_when_needed_and_rotation_is_saved) {
   struct stat st{};
   BOOST_REQUIRE(stat(path.c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 07777) == 0600u);
-  // The server refused the token: forced, even though it looks valid.
-  TokenPolicy force;
-  force.force_refresh = true;
-  t = GetAccessToken(path, force, post, &refreshed, now + 3600);
+  // The server refused at-2 although it looks valid: refreshed.
+  post = [&](const std::string&, const Secret&) -> Result<TokenResponse> {
+    ++requests;
+    return TokenResponse{200, R"({"access_token":"at-3","expires_in":3599})"};
+  };
+  Secret refused("at-2");
+  TokenPolicy renew;
+  renew.refused_token = &refused;
+  t = GetAccessToken(path, renew, post, &refreshed, now + 3600);
   BOOST_REQUIRE(t.ok());
+  BOOST_TEST(t.value().Reveal() == "at-3");
   BOOST_TEST(requests == 2);
+  BOOST_TEST(refreshed);
+  // Another delivery had at-2 refused too, but the store already holds a
+  // newer token: that one is used, no second request.
+  t = GetAccessToken(path, renew, post, &refreshed, now + 3600);
+  BOOST_REQUIRE(t.ok());
+  BOOST_TEST(t.value().Reveal() == "at-3");
+  BOOST_TEST(requests == 2);
+  BOOST_TEST(!refreshed);
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_refresh_defers_and_keeps_the_store) {

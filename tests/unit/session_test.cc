@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(credentials_never_cross_plaintext) {
   c.password = Secret("p");
   policy.credentials = &c;
   bool factory_called = false;
-  policy.sasl_factory = [&](unsigned) -> Result<std::unique_ptr<SaslClient>> {
+  policy.sasl_factory = [&](unsigned, bool) -> Result<std::unique_ptr<SaslClient>> {
     factory_called = true;
     return Failure("4.7.0", "x");
   };
