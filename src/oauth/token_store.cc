@@ -36,12 +36,30 @@ std::string Why(const struct stat& st) {
   return "";
 }
 
+// A top-level number; 0 when absent or not a number. (A JSON string
+// "3600" counts: some endpoints send expires_in as a string.)
 long long Number(const pt::ptree& t, const char* key) {
-  try {
-    return t.get<long long>(key, 0);
-  } catch (const pt::ptree_error&) {
-    return 0;
+  auto child = t.get_child_optional(key);
+  if (!child || !child->empty()) return 0;
+  const std::string& v = child->data();
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoll(v);
+}
+
+// A top-level string; "" when absent or an object/array.
+std::string Text(const pt::ptree& t, const char* key) {
+  auto child = t.get_child_optional(key);
+  if (!child || !child->empty()) return "";
+  return child->data();
+}
+
+// The tree held copies of secrets: wipe every value in it.
+void Wipe(pt::ptree& t) {
+  for (auto& [key, node] : t) {
+    Wipe(node);
+    OPENSSL_cleanse(node.data().data(), node.data().size());
   }
+  OPENSSL_cleanse(t.data().data(), t.data().size());
 }
 
 // application/x-www-form-urlencoded (RFC 6749 appendix B).
@@ -83,33 +101,18 @@ Status Refresh(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
   if (!response.ok()) {
     return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
   }
-  pt::ptree json;
-  bool parsed = true;
-  try {
-    std::istringstream in(response.value().body);
-    pt::read_json(in, json);
-  } catch (const pt::ptree_error&) {
-    parsed = false;
-  }
-  std::string access = parsed ? json.get<std::string>("access_token", "") : "";
-  if (response.value().http_status != 200 || access.empty()) {
-    std::string error = parsed ? json.get<std::string>("error", "") : "";
-    std::string description = parsed ? json.get<std::string>("error_description", "") : "";
-    std::string said = error.empty() ? "HTTP " + std::to_string(response.value().http_status) : error;
-    if (!description.empty()) said += ": " + description;
-    said = Printable(said, 300);
+  TokenAnswer answer = ParseTokenAnswer(response.value());
+  if (!answer.ok) {
     std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
-    log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " + said +
-                 " (fix: " + OAuthRemedy(error, description) + ")");
-    return Failure("4.7.0", "OAuth token refresh failed: " + said);
+    log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " +
+                 answer.Said() + " (fix: " + OAuthRemedy(answer.error, answer.description) + ")");
+    return Failure("4.7.0", "OAuth token refresh failed: " + answer.Said());
   }
-  store.access_token = Secret(std::move(access));
-  long long expires_in = Number(json, "expires_in");
-  store.expires_at = static_cast<long long>(now) + (expires_in > 0 ? expires_in : 3600);
+  store.access_token = std::move(answer.access_token);
+  store.expires_at = static_cast<long long>(now) + (answer.expires_in > 0 ? answer.expires_in : 3600);
   store.refreshed_at = now;
-  std::string rotated = json.get<std::string>("refresh_token", "");
-  if (!rotated.empty() && rotated != store.refresh_token.Reveal()) {
-    store.refresh_token = Secret(std::move(rotated));
+  if (!answer.refresh_token.empty() && answer.refresh_token.Reveal() != store.refresh_token.Reveal()) {
+    store.refresh_token = std::move(answer.refresh_token);
     store.refresh_token_issued_at = now;
   }
   return {};
@@ -132,6 +135,35 @@ std::string OAuthRemedy(const std::string& error, const std::string& description
   return "check the token store and the provider's console";
 }
 
+std::string TokenAnswer::Said() const {
+  std::string said = error.empty() ? "HTTP " + std::to_string(http_status) : error;
+  if (!description.empty()) said += ": " + description;
+  return said;
+}
+
+TokenAnswer ParseTokenAnswer(const TokenResponse& response) {
+  TokenAnswer a;
+  a.http_status = response.http_status;
+  pt::ptree json;
+  try {
+    std::istringstream in(response.body);
+    pt::read_json(in, json);
+  } catch (const pt::ptree_error&) {
+    return a;  // an HTML error page, a truncated body: just the status
+  }
+  a.error = Printable(Text(json, "error"), 100);
+  a.description = Printable(Text(json, "error_description"), 300);
+  std::string access = Text(json, "access_token");
+  if (response.http_status == 200 && !access.empty()) {
+    a.ok = true;
+    a.access_token = Secret(std::move(access));
+    a.expires_in = Number(json, "expires_in");
+    a.refresh_token = Secret(Text(json, "refresh_token"));
+  }
+  Wipe(json);
+  return a;
+}
+
 Result<TokenStore> ReadTokenStore(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) return StoreFailure(path, std::string("cannot open: ") + std::strerror(errno));
@@ -149,30 +181,32 @@ Result<TokenStore> ReadTokenStore(const std::string& path) {
   }
   text.resize(got);
   Secret wipe_text(std::move(text));
+  return ParseTokenStore(path, wipe_text.Reveal());
+}
+
+Result<TokenStore> ParseTokenStore(const std::string& path, const std::string& text) {
   pt::ptree json;
   try {
-    std::istringstream in(wipe_text.Reveal());
+    std::istringstream in(text);
     pt::read_json(in, json);
   } catch (const pt::json_parser_error& e) {
     return StoreFailure(path, "not valid JSON (line " + std::to_string(e.line()) + ")");
   }
   TokenStore s;
   s.path = path;
-  s.token_endpoint = json.get<std::string>("token_endpoint", "");
-  s.client_id = json.get<std::string>("client_id", "");
-  s.client_secret = Secret(json.get<std::string>("client_secret", ""));
-  s.grant_type = json.get<std::string>("grant_type", "refresh_token");
-  s.scope = json.get<std::string>("scope", "");
-  s.refresh_token = Secret(json.get<std::string>("refresh_token", ""));
-  s.access_token = Secret(json.get<std::string>("access_token", ""));
+  s.token_endpoint = Text(json, "token_endpoint");
+  s.client_id = Text(json, "client_id");
+  s.client_secret = Secret(Text(json, "client_secret"));
+  s.grant_type = Text(json, "grant_type");
+  if (s.grant_type.empty()) s.grant_type = "refresh_token";
+  s.scope = Text(json, "scope");
+  s.refresh_token = Secret(Text(json, "refresh_token"));
+  s.access_token = Secret(Text(json, "access_token"));
   s.expires_at = Number(json, "expires_at");
   s.refreshed_at = Number(json, "refreshed_at");
   s.refresh_token_issued_at = Number(json, "refresh_token_issued_at");
-  // The tree held copies of the secrets; wipe them.
-  for (auto& [key, node] : json) {
-    std::string& v = node.data();
-    OPENSSL_cleanse(v.data(), v.size());
-  }
+  s.provider = Text(json, "provider");
+  Wipe(json);
   if (s.token_endpoint.empty() || s.client_id.empty()) {
     return StoreFailure(path, "token_endpoint and client_id are required");
   }
@@ -191,10 +225,11 @@ Status WriteTokenStore(const TokenStore& s) {
   json.put("expires_at", s.expires_at);
   json.put("refreshed_at", s.refreshed_at);
   json.put("refresh_token_issued_at", s.refresh_token_issued_at);
+  if (!s.provider.empty()) json.put("provider", s.provider);
   std::ostringstream out;
   pt::write_json(out, json);
   Secret text(out.str());
-  for (auto& [key, node] : json) OPENSSL_cleanse(node.data().data(), node.data().size());
+  Wipe(json);
 
   std::string tmp = s.path + ".tmp." + std::to_string(getpid());
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));

@@ -38,10 +38,13 @@ struct TokenStore {
   long long expires_at = 0;               // unix time the access token stops working
   long long refreshed_at = 0;             // last successful refresh
   long long refresh_token_issued_at = 0;  // when the current refresh token arrived
+  std::string provider;                   // "google", "microsoft" or "" (token lifetimes, --check)
 };
 
 // Reads and checks a store. Failure 4.7.0 naming the file and the fix.
 Result<TokenStore> ReadTokenStore(const std::string& path);
+// The JSON text of a store read from path (no file access; fuzzed).
+Result<TokenStore> ParseTokenStore(const std::string& path, const std::string& text);
 // Replaces the store file atomically (see above).
 Status WriteTokenStore(const TokenStore& store);
 
@@ -50,6 +53,20 @@ struct TokenResponse {
   int http_status = 0;
   std::string body;  // JSON
 };
+// What a token endpoint's JSON answer means (RFC 6749 §5.1/5.2, RFC 8628
+// §3.5). No exception or crash on any bytes (fuzzed).
+struct TokenAnswer {
+  bool ok = false;              // HTTP 200 with an access_token
+  Secret access_token;
+  long long expires_in = 0;     // seconds; 0 if absent or nonsense
+  Secret refresh_token;         // a rotated (or first) refresh token, or empty
+  std::string error;            // "invalid_grant", "authorization_pending", ... (printable)
+  std::string description;      // error_description (printable, bounded)
+  int http_status = 0;
+  std::string Said() const;     // "invalid_grant: Token has been ..." or "HTTP 502"
+};
+TokenAnswer ParseTokenAnswer(const TokenResponse& response);
+
 // POSTs an application/x-www-form-urlencoded body to url; the fields
 // contain secrets and are wiped by the caller. Failure: no answer at all.
 using TokenHttpPost = std::function<Result<TokenResponse>(const std::string& url, const Secret& form)>;

@@ -1,0 +1,37 @@
+// OAuth JSON: token stores as read from disk, and token-endpoint answers
+// (success, errors, device-flow polling). Any bytes: no crash, no
+// exception; an answer is "ok" only with an access token; the error text
+// that reaches logs and bounces is printable and bounded.
+#include <cstdint>
+#include <string>
+
+#include "oauth/token_store.h"
+
+namespace {
+
+void CheckPrintable(const std::string& s, std::size_t limit) {
+  if (s.size() > limit) __builtin_trap();
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) __builtin_trap();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  auto store = authrelay::ParseTokenStore("/fuzz/store.json", text);
+  if (store.ok()) {
+    if (store.value().token_endpoint.empty() || store.value().client_id.empty()) __builtin_trap();
+    if (store.value().expires_at < 0 || store.value().refreshed_at < 0) __builtin_trap();
+  }
+  for (int status : {200, 400, 401}) {
+    authrelay::TokenAnswer a = authrelay::ParseTokenAnswer({status, text});
+    if (a.ok && (status != 200 || a.access_token.empty())) __builtin_trap();
+    if (a.expires_in < 0) __builtin_trap();
+    CheckPrintable(a.error, 100 + 3);  // Printable adds "..." when it cuts
+    CheckPrintable(a.description, 300 + 3);
+    CheckPrintable(a.Said(), 420);
+  }
+  return 0;
+}
