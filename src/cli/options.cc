@@ -31,6 +31,30 @@ bool TakeLong(const std::vector<std::string>& args, std::size_t& i, const std::s
   return false;
 }
 
+// The --oauth-enrol flags, each "--name=value" or "--name value".
+bool TakeEnrolFlag(const std::vector<std::string>& args, std::size_t& i, OAuthEnrolArgs& e, bool& missing) {
+  const std::pair<const char*, std::string OAuthEnrolArgs::*> flags[] = {
+      {"--provider", &OAuthEnrolArgs::provider},
+      {"--flow", &OAuthEnrolArgs::flow},
+      {"--client-id", &OAuthEnrolArgs::client_id},
+      {"--client-secret-file", &OAuthEnrolArgs::client_secret_file},
+      {"--tenant", &OAuthEnrolArgs::tenant},
+      {"--scope", &OAuthEnrolArgs::scope},
+      {"--authorize-endpoint", &OAuthEnrolArgs::authorize_endpoint},
+      {"--token-endpoint", &OAuthEnrolArgs::token_endpoint},
+      {"--device-endpoint", &OAuthEnrolArgs::device_endpoint},
+      {"--redirect-uri", &OAuthEnrolArgs::redirect_uri},
+  };
+  for (const auto& [name, member] : flags) {
+    std::optional<std::string> v;
+    if (TakeLong(args, i, name, v, missing)) {
+      if (v) e.*member = *v;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string AddressProblem(const std::string& address) {
@@ -50,6 +74,10 @@ std::string UsageText() {
          "       authrelay --probe NEXTHOP [--sender=ADDR] [--rcpt=ADDR] [--json]\n"
          "       authrelay --postconf [-c DIR] -- PARAMETER...\n"
          "       authrelay --oauth-status STORE [--refresh]\n"
+         "       authrelay --oauth-enrol STORE --provider=google|microsoft --client-id=ID\n"
+         "                 [--client-secret-file=FILE] [--tenant=T] [--flow=device|code|client-credentials]\n"
+         "                 [--scope=S] [--token-endpoint=URL] [--device-endpoint=URL]\n"
+         "                 [--authorize-endpoint=URL] [--redirect-uri=URL]\n"
          "       authrelay --version\n";
 }
 
@@ -105,6 +133,12 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       if (missing) return UsageError("--oauth-status needs a token store file");
       if (!set_mode(Mode::kOAuthStatus)) return UsageError("only one of --check, --lookup, --probe, --oauth-status, --version");
       o.target = *v;
+    } else if (TakeLong(args, i, "--oauth-enrol", v, missing) || TakeLong(args, i, "--oauth-enroll", v, missing)) {
+      if (missing) return UsageError("--oauth-enrol needs a token store file");
+      if (!set_mode(Mode::kOAuthEnrol)) return UsageError("only one of --check, --lookup, --probe, --oauth-enrol, --version");
+      o.target = *v;
+    } else if (TakeEnrolFlag(args, i, o.enrol, missing)) {
+      if (missing) return UsageError(a + " needs a value");
     } else if (a == "--refresh") {
       o.refresh = true;
     } else if (a == "--postconf") {

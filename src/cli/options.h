@@ -3,6 +3,7 @@
 // Delivery:  authrelay --nexthop=N --sender=S [--queue-id=Q] [--size=N]
 //                      [-c DIR] [-o name=value]... [-v] -- RCPT...
 // Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
+//            --oauth-status STORE [--refresh] | --oauth-enrol STORE ...
 //            with --sender=, --rcpt=, --json, --dry-run, -v, --trace.
 //            --postconf -- NAME...: the value authrelay reads for each
 //            parameter, expanded (compare: postconf -xh NAME).
@@ -19,7 +20,14 @@
 
 namespace authrelay {
 
-enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kVersion, kHelp };
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kOAuthEnrol, kVersion, kHelp };
+
+// --oauth-enrol STORE and its flags (see oauth/enrol.h). The client secret
+// comes from a file: argv is visible to every local user.
+struct OAuthEnrolArgs {
+  std::string provider, flow, client_id, client_secret_file, tenant, scope;
+  std::string authorize_endpoint, token_endpoint, device_endpoint, redirect_uri;
+};
 
 struct Options {
   Mode mode = Mode::kDeliver;
@@ -38,6 +46,7 @@ struct Options {
   bool trace = false;                                            // --trace: redacted transcript
   bool dry_run = false;                                          // stop before DATA
   bool json = false;
+  OAuthEnrolArgs enrol;
 };
 
 // args excludes argv[0]. A usage error is a class-4 Failure: a broken

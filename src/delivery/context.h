@@ -32,5 +32,8 @@ Result<bool> FindTlsPolicy(const Settings& s, const NextHop& hop, TlsLevel* leve
 // --check: config, maps, CAs and the policy each next hop gets; every
 // problem with its fix. Returns the exit code (75 if a delivery would defer).
 int RunCheck(const Options& o, const Context& ctx);
+// --oauth-status STORE [--refresh] and --oauth-enrol STORE (oauth_ops.cc).
+int RunOAuthStatus(const Options& o, const Context& ctx);
+int RunOAuthEnrol(const Options& o, const Context& ctx);
 
 }  // namespace authrelay

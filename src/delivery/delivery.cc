@@ -381,49 +381,6 @@ int RunProbe(const Options& o, const Context& ctx) {
   return rep.exit_code;
 }
 
-// --oauth-status STORE [--refresh]: what the store holds, never a secret;
-// with --refresh, a valid access token is made sure of first (the way a
-// delivery would get it: at most one refresh across concurrent callers).
-int RunOAuthStatus(const Options& o, const Context& ctx) {
-  const Settings& s = ctx.settings;
-  std::time_t now = std::time(nullptr);
-  if (o.refresh) {
-    bool refreshed = false;
-    TokenPolicy token_policy;
-    token_policy.early_refresh_seconds = s.oauth_refresh_window;
-    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.ca_file, s.ca_path, 30), &refreshed, now);
-    if (!token.ok()) {
-      std::cout << FailureReport(token.failure()).line << "\n";
-      if (!token.failure().detail().empty()) std::cout << token.failure().detail() << "\n";
-      return kExitTempFail;
-    }
-    std::cout << (refreshed ? "access token refreshed" : "access token still valid; not refreshed") << "\n";
-  }
-  auto store = ReadTokenStore(o.target);
-  if (!store.ok()) {
-    std::cout << FailureReport(store.failure()).line << "\n" << store.failure().detail() << "\n";
-    return kExitTempFail;
-  }
-  const TokenStore& t = store.value();
-  auto ago = [&](long long when) {
-    return when <= 0 ? std::string("never") : std::to_string((now - when) / 3600) + " hours ago";
-  };
-  std::cout << "store: " << t.path << "\n"
-            << "token endpoint: " << Printable(t.token_endpoint, 200) << "\n"
-            << "grant: " << Printable(t.grant_type, 50) << "\n"
-            << "access token: "
-            << (t.access_token.empty() ? std::string("none")
-                : t.expires_at > now ? "valid for " + std::to_string((t.expires_at - now) / 60) + " more minutes"
-                                     : "expired " + std::to_string((now - t.expires_at) / 60) + " minutes ago")
-            << "\n"
-            << "last refresh: " << ago(t.refreshed_at) << "\n";
-  if (t.grant_type == "refresh_token") {
-    std::cout << "refresh token: " << (t.refresh_token.empty() ? "none (enrol the account)" : "present")
-              << ", issued " << ago(t.refresh_token_issued_at) << "\n";
-  }
-  return kExitOk;
-}
-
 }  // namespace
 
 int RunOpsCommand(const Options& o) {
@@ -450,6 +407,7 @@ int RunOpsCommand(const Options& o) {
     case Mode::kProbe: return RunProbe(o, ctx.value());
     case Mode::kCheck: return RunCheck(o, ctx.value());
     case Mode::kOAuthStatus: return RunOAuthStatus(o, ctx.value());
+    case Mode::kOAuthEnrol: return RunOAuthEnrol(o, ctx.value());
     case Mode::kPostconf:
       for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
       return kExitOk;

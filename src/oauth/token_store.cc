@@ -62,28 +62,14 @@ void Wipe(pt::ptree& t) {
   OPENSSL_cleanse(t.data().data(), t.data().size());
 }
 
-// application/x-www-form-urlencoded (RFC 6749 appendix B).
-std::string FormEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
-    else if (c == ' ') out += '+';
-    else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 bool Usable(const TokenStore& s, long early, std::time_t now) {
   return !s.access_token.empty() && s.expires_at - static_cast<long long>(now) > early;
 }
 
 // One request to the token endpoint; updates store on success.
-Status Refresh(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
+}  // namespace
+
+Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
@@ -118,8 +104,6 @@ Status Refresh(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
   return {};
 }
 
-}  // namespace
-
 std::string OAuthRemedy(const std::string& error, const std::string& description) {
   if (description.find("AADSTS700082") != std::string::npos || description.find("AADSTS700084") != std::string::npos) {
     return "the refresh token expired after inactivity; enrol the account again";
@@ -133,6 +117,37 @@ std::string OAuthRemedy(const std::string& error, const std::string& description
   if (error == "invalid_client" || error == "unauthorized_client") return "check client_id and client_secret in the store";
   if (error == "invalid_scope") return "check scope in the store";
   return "check the token store and the provider's console";
+}
+
+std::string FormEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else if (c == ' ') out += '+';
+    else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string FormDecode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
 }
 
 std::string TokenAnswer::Said() const {
@@ -278,7 +293,7 @@ Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy
   if (!refused(s) && Usable(s, policy.early_refresh_seconds, now)) {
     return Secret(std::string(s.access_token.Reveal()));
   }
-  if (Status st = Refresh(s, post, now); !st.ok()) return st.failure();
+  if (Status st = RefreshTokenStore(s, post, now); !st.ok()) return st.failure();
   if (Status st = WriteTokenStore(s); !st.ok()) return st.failure();
   if (refreshed) *refreshed = true;
   log::Info("OAuth access token for " + path + " refreshed; valid until " + std::to_string(s.expires_at));

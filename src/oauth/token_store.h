@@ -86,6 +86,17 @@ struct TokenPolicy {
 Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy, const TokenHttpPost& post,
                               bool* refreshed = nullptr, std::time_t now = std::time(nullptr));
 
+// One request to the store's token endpoint with its grant (refresh_token
+// or client_credentials); on success the store holds the new access token
+// (and a rotated refresh token). Does not write the file.
+Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time_t now);
+
+// application/x-www-form-urlencoded (RFC 6749 appendix B), also used for
+// the query of an authorization URL.
+std::string FormEncode(const std::string& s);
+// Its inverse ('+' is a space, %XX a byte); bad escapes are kept as is.
+std::string FormDecode(const std::string& s);
+
 // The fix to suggest for a provider's refusal (invalid_grant, AADSTS...).
 std::string OAuthRemedy(const std::string& error, const std::string& description);
 

@@ -11,12 +11,23 @@ POST /token with grant_type=client_credentials -> 200, an access token.
 POST /introspect token=T (RFC 7662, as Dovecot's oauth2 passdb asks) ->
   {"active": true, "username": USER} for a token this endpoint issued,
   {"active": false} for any other (an expired or forged one).
+Enrolment (client_ids starting "public-" need no client_secret):
+POST /devicecode client_id, scope -> RFC 8628 device authorization
+  (interval 1 s, user_code "WDJB-MJHT"); GET /approve?user_code=C lets the
+  sign-in through, GET /deny?user_code=C declines it. Polling POST /token
+  grant_type=urn:ietf:params:oauth:grant-type:device_code answers
+  authorization_pending, then slow_down once, until approved or denied.
+GET /authorize (response_type=code, PKCE S256 required) -> 302 to
+  redirect_uri?code=...&state=...; POST /token grant_type=authorization_code
+  checks the code_verifier against the challenge and the redirect_uri.
 Tokens issued to client_id "client-noscope" are never active (as a token
 without the SMTP scope: the smarthost refuses it).
 Every access token issued is for USER (argv[5], default relay@example.com).
 Every request is counted (one line in COUNTER_FILE) and answered after
 0.3 s, so concurrent clients overlap.
 """
+import base64
+import hashlib
 import http.server
 import json
 import ssl
@@ -30,9 +41,44 @@ USER = sys.argv[5] if len(sys.argv) > 5 else "relay@example.com"
 lock = threading.Lock()
 count = [0]
 issued = set()
+devices = {}   # device_code -> {"user_code", "state": pending|approved|denied, "polls"}
+codes = {}     # authorization code -> (challenge, redirect_uri, client_id)
+
+
+def issue_tokens(n, client_id):
+    with lock:
+        issued.add(f"at-fresh-{n}")
+    return {"access_token": f"at-fresh-{n}", "expires_in": 3599, "token_type": "Bearer",
+            "refresh_token": f"rt-enrolled-{n}"}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        if url.path in ("/approve", "/deny"):
+            with lock:
+                for d in devices.values():
+                    if d["user_code"] == q.get("user_code") and d["state"] == "pending":
+                        d["state"] = "approved" if url.path == "/approve" else "denied"
+                        return self.reply(200, {"ok": True})
+            return self.reply(404, {"error": "no such user_code"})
+        if url.path == "/authorize":
+            if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" \
+                    or not q.get("code_challenge") or not q.get("redirect_uri") or not q.get("state"):
+                return self.reply(400, {"error": "invalid_request"})
+            with lock:
+                code = f"4/code-{len(codes) + 1}"
+                codes[code] = (q["code_challenge"], q["redirect_uri"], q.get("client_id"))
+            location = q["redirect_uri"] + "/?" + urllib.parse.urlencode(
+                {"state": q["state"], "code": code, "scope": q.get("scope", "")})
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        return self.reply(404, {"error": "not_found"})
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         form = urllib.parse.parse_qs(self.rfile.read(length).decode())
@@ -49,9 +95,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         time.sleep(0.3)
         grant = form.get("grant_type", [""])[0]
         rt = form.get("refresh_token", [""])[0]
+        client_id = form.get("client_id", [""])[0]
+        if self.path == "/devicecode":
+            with lock:
+                dc = f"dc-{n}"
+                devices[dc] = {"user_code": "WDJB-MJHT", "state": "pending", "polls": 0}
+            return self.reply(200, {"device_code": dc, "user_code": "WDJB-MJHT",
+                                    "verification_uri": f"https://127.0.0.1:{PORT}/device",
+                                    "expires_in": 60, "interval": 1, "message": "go there"})
         if self.path != "/token":
             return self.reply(404, {"error": "not_found"})
-        if form.get("client_secret", [""])[0] != "cs-test-secret":
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            with lock:
+                d = devices.get(form.get("device_code", [""])[0])
+                if d is None:
+                    return self.reply(400, {"error": "invalid_grant"})
+                d["polls"] += 1
+                state, polls = d["state"], d["polls"]
+            if state == "denied":
+                return self.reply(400, {"error": "access_denied", "error_description": "The user declined."})
+            if state == "pending":
+                return self.reply(400, {"error": "slow_down" if polls == 2 else "authorization_pending"})
+            return self.reply(200, issue_tokens(n, client_id))
+        if grant == "authorization_code":
+            with lock:
+                entry = codes.pop(form.get("code", [""])[0], None)
+            verifier = form.get("code_verifier", [""])[0]
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            if entry is None or entry[0] != digest or entry[1] != form.get("redirect_uri", [""])[0]:
+                return self.reply(400, {"error": "invalid_grant", "error_description": "Bad code or verifier."})
+            return self.reply(200, issue_tokens(n, client_id))
+        if not client_id.startswith("public-") and form.get("client_secret", [""])[0] != "cs-test-secret":
             return self.reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
         if grant == "refresh_token" and rt == "rt-revoked":
             return self.reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})

@@ -8,6 +8,9 @@
 #    log says how to fix it (Google's and Microsoft's wording);
 #  - the client-credentials grant (Microsoft 365 app-only);
 #  - an endpoint whose certificate our CAs do not trust gets nothing;
+#  - enrolment: the device flow (pending, slow_down, approved or declined),
+#    the paste-code flow with PKCE (and a foreign pasted address refused),
+#    client credentials; the status shows the refresh token's likely end;
 #  - no token or client secret in any output or log.
 #   token_lifecycle_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
@@ -103,14 +106,95 @@ out=$(run --oauth-status "$D/open.json" --refresh 2>&1); rc=$?
 [ "$rc" = 75 ] && grep -q "readable or writable by others (chmod 600 it)" <<<"$out" \
   && ok "a store readable by others is refused, with the fix" || bad "open store: rc=$rc $out"
 
+# 7. Enrolment, device flow (Microsoft's): the code is shown, the endpoint
+# is polled through authorization_pending and slow_down until the user
+# approves; the store is written 0600 with the first refresh token.
+E="https://127.0.0.1:$PORT"
+mkdir -m 700 "$D/enrol"
+run --oauth-enrol "$D/enrol/m365.json" --provider=microsoft --client-id=public-m365 \
+  --device-endpoint="$E/devicecode" --token-endpoint="$E/token" > "$D/e-device.out" 2>&1 < /dev/null &
+EN=$!
+for _ in $(seq 100); do [ "$(grep -c '^urn:ietf:params:oauth:grant-type:device_code' "$D/requests")" -ge 2 ] && break; sleep 0.1; done
+sleep 0.5  # the endpoint answers 0.3 s after counting: let the second poll get its slow_down
+curl -s --cacert "$CERTS/ca.pem" "$E/approve?user_code=WDJB-MJHT" > /dev/null
+wait "$EN"; rc=$?
+grep -q "open https://127.0.0.1:$PORT/device in any browser and enter the code WDJB-MJHT" "$D/e-device.out" \
+  && [ "$rc" = 0 ] && grep -q "^enrolled: $D/enrol/m365.json, mode 600" "$D/e-device.out" \
+  && [ "$(grep -c '^urn:ietf:params:oauth:grant-type:device_code public-m365' "$D/requests")" -ge 3 ] \
+  && ok "device flow: code shown, pending and slow_down polled through, store written" || bad "device flow: rc=$rc $(cat "$D/e-device.out")"
+python3 - "$D/enrol/m365.json" <<'PY' && ok "enrolled store: 0600, refresh token, Microsoft scope kept for refresh" || bad "enrolled store: $(cat "$D/enrol/m365.json")"
+import json, os, stat, sys
+s = json.load(open(sys.argv[1]))
+assert s["refresh_token"].startswith("rt-enrolled-"), s
+assert s["grant_type"] == "refresh_token" and s["provider"] == "microsoft"
+assert s["scope"] == "offline_access https://outlook.office.com/SMTP.Send", s["scope"]
+assert s["client_id"] == "public-m365" and "client_secret" not in s
+assert stat.S_IMODE(os.stat(sys.argv[1]).st_mode) == 0o600
+PY
+out=$(run --oauth-status "$D/enrol/m365.json" 2>&1)
+grep -qE "refresh token likely to work until [0-9-]+ [0-9:]+ UTC \((89|90) days\): Microsoft drops refresh tokens unused for 90 days" <<<"$out" \
+  && ok "status: the refresh token's likely end (90 days unused, Microsoft)" || bad "status outlook: $out"
+# ... and a declined sign-in says so.
+run --oauth-enrol "$D/enrol/denied.json" --provider=microsoft --client-id=public-m365 \
+  --device-endpoint="$E/devicecode" --token-endpoint="$E/token" > "$D/e-denied.out" 2>&1 < /dev/null &
+EN=$!
+for _ in $(seq 50); do grep -q "enter the code" "$D/e-denied.out" && break; sleep 0.1; done
+curl -s --cacert "$CERTS/ca.pem" "$E/deny?user_code=WDJB-MJHT" > /dev/null
+wait "$EN"; rc=$?
+[ "$rc" = 75 ] && grep -q "OAuth enrolment failed: the sign-in was declined (access_denied" "$D/e-denied.out" \
+  && [ ! -e "$D/enrol/denied.json" ] && ok "declined sign-in: one clear line, no store" || bad "denied: rc=$rc $(cat "$D/e-denied.out")"
+
+# 8. Enrolment, paste-code flow (Google's): PKCE, the redirected address
+# pasted back; a pasted address from another sign-in is refused.
+printf 'cs-test-secret\n' > "$D/client_secret"; chmod 600 "$D/client_secret"
+paste_flow() {  # STORE OUTFILE MANGLE_STATE
+  rm -f "$D/paste"; mkfifo "$D/paste"
+  run --oauth-enrol "$1" --provider=google --client-id=client-gmail --client-secret-file="$D/client_secret" \
+    --authorize-endpoint="$E/authorize" --token-endpoint="$E/token" < "$D/paste" > "$2" 2>&1 &
+  EN=$!
+  exec 3> "$D/paste"
+  for _ in $(seq 50); do grep -q "^$E/authorize?" "$2" && break; sleep 0.1; done
+  url=$(grep "^$E/authorize?" "$2")
+  redirect=$(curl -s --cacert "$CERTS/ca.pem" -o /dev/null -w '%{redirect_url}' "$url")
+  [ "$3" = yes ] && redirect=$(sed 's/state=[^&]*/state=someone-elses/' <<<"$redirect")
+  echo "$redirect" >&3; exec 3>&-
+  wait "$EN"
+}
+paste_flow "$D/enrol/gmail.json" "$D/e-code.out" no; rc=$?
+grep -q "access_type=offline&prompt=consent" "$D/e-code.out" && grep -q "code_challenge_method=S256" "$D/e-code.out" \
+  && [ "$rc" = 0 ] && grep -q "^enrolled: $D/enrol/gmail.json" "$D/e-code.out" \
+  && grep -q "^authorization_code client-gmail" "$D/requests" \
+  && ok "paste-code flow: PKCE verified by the endpoint, store written" || bad "code flow: rc=$rc $(cat "$D/e-code.out")"
+python3 - "$D/enrol/gmail.json" <<'PY' && ok "Google store: refresh token and client secret kept, no scope" || bad "gmail store: $(cat "$D/enrol/gmail.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["refresh_token"].startswith("rt-enrolled-") and s["client_secret"] == "cs-test-secret"
+assert s["provider"] == "google" and "scope" not in s
+PY
+out=$(run --oauth-status "$D/enrol/gmail.json" 2>&1)
+grep -q "(7 days): if the Google Cloud app's consent screen is in Testing status" <<<"$out" \
+  && ok "status: a new Google refresh token warns of the 7-day Testing limit" || bad "google outlook: $out"
+paste_flow "$D/enrol/mixed.json" "$D/e-mixed.out" yes; rc=$?
+[ "$rc" = 75 ] && grep -q "belongs to another sign-in (state differs)" "$D/e-mixed.out" && [ ! -e "$D/enrol/mixed.json" ] \
+  && ok "a pasted address from another sign-in is refused" || bad "state check: rc=$rc $(cat "$D/e-mixed.out")"
+
+# 9. Enrolment, app-only (client credentials): one token proves the secret.
+out=$(run --oauth-enrol "$D/enrol/app.json" --provider=microsoft --flow=client-credentials --tenant=contoso.example \
+  --client-id=client-1 --client-secret-file="$D/client_secret" --token-endpoint="$E/token" 2>&1 < /dev/null); rc=$?
+[ "$rc" = 0 ] && grep -q "The client secret works" <<<"$out" \
+  && python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['grant_type']=='client_credentials' and s['scope']=='https://outlook.office365.com/.default'" "$D/enrol/app.json" \
+  && ok "client-credentials enrolment: secret proven, store written" || bad "app-only enrol: rc=$rc $out"
+out=$(run --oauth-enrol "$D/enrol/x.json" --provider=microsoft --flow=client-credentials --client-id=c 2>&1 < /dev/null); rc=$?
+[ "$rc" = 75 ] && grep -q "needs --tenant" <<<"$out" && ok "a missing enrolment flag: one line naming it" || bad "usage: $out"
+
 # 6. Nothing secret anywhere we print or log.
-if grep -rqE "at-fresh|at-expired|at-app|rt-rotated|rt-original|cs-test-secret" "$D"/c*.out "$D/authrelay.log"; then
+if grep -rqE "at-fresh|at-expired|at-app|rt-rotated|rt-original|rt-enrolled|cs-test-secret|4/code-" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then
   bad "a token or the client secret was printed or logged"
 else ok "no token or client secret in any output or log"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
-  cp "$D"/c*.out "$D/authrelay.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$/"
-  printf '%s\n' at-fresh-1 rt-rotated-1 cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
+  cp "$D"/c*.out "$D"/e-*.out "$D/authrelay.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$/"
+  printf '%s\n' at-fresh-1 rt-rotated-1 rt-enrolled- cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

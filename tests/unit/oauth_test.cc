@@ -12,7 +12,11 @@
 #include <fstream>
 #include <random>
 
+#include <sstream>
+
 #include "credmap/credentials.h"
+#include "oauth/enrol.h"
+#include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 #include "sasl/oauth_client.h"
 
@@ -211,6 +215,138 @@ BOOST_AUTO_TEST_CASE(kill_9_while_replacing_the_store_leaves_a_usable_one) {
       if (e.path().filename().string().find(".tmp.") != std::string::npos) std::filesystem::remove(e.path());
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(oauth_enrol)
+
+BOOST_AUTO_TEST_CASE(pkce_challenge_is_rfc_7636_appendix_b) {
+  BOOST_TEST(PkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+
+BOOST_AUTO_TEST_CASE(the_code_comes_from_a_pasted_address_or_alone) {
+  auto c = CodeFromPasted("http://localhost/?state=s1&code=4%2F0AfJ-x%2By&scope=https%3A%2F%2Fmail.google.com%2F", "s1");
+  BOOST_REQUIRE(c.ok());
+  BOOST_TEST(c.value() == "4/0AfJ-x+y");
+  c = CodeFromPasted("4/0AfJ-bare", "s1");
+  BOOST_REQUIRE(c.ok());
+  BOOST_TEST(c.value() == "4/0AfJ-bare");
+  c = CodeFromPasted("http://localhost/?state=other&code=4%2Fx", "s1");
+  BOOST_REQUIRE(!c.ok());
+  BOOST_TEST(c.failure().text().find("another sign-in") != std::string::npos);
+  c = CodeFromPasted("http://localhost/?error=access_denied&state=s1", "s1");
+  BOOST_REQUIRE(!c.ok());
+  BOOST_TEST(c.failure().text().find("refused the sign-in: access_denied") != std::string::npos);
+  c = CodeFromPasted("http://localhost/?state=s1", "s1");
+  BOOST_REQUIRE(!c.ok());
+  BOOST_TEST(c.failure().text().find("no code=") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(provider_defaults_and_usage_errors) {
+  // (Secret cannot be copied, so each case builds its own request.)
+  auto make = [](const std::string& provider, const std::string& flow = "") {
+    EnrolRequest r;
+    r.store_path = "/var/lib/authrelay/store.json";
+    r.client_id = "app";
+    r.provider = provider;
+    r.flow = flow;
+    if (flow == "client-credentials") {
+      r.tenant = "contoso.onmicrosoft.com";
+      r.client_secret = Secret("s");
+    }
+    return r;
+  };
+  auto m = CompleteEnrolRequest(make("microsoft"));
+  BOOST_REQUIRE(m.ok());
+  BOOST_TEST(m.value().flow == "device");
+  BOOST_TEST(m.value().device_endpoint == "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode");
+  BOOST_TEST(m.value().scope == "offline_access https://outlook.office.com/SMTP.Send");
+  auto g = CompleteEnrolRequest(make("google"));
+  BOOST_REQUIRE(g.ok());
+  BOOST_TEST(g.value().flow == "code");
+  BOOST_TEST(g.value().token_endpoint == "https://oauth2.googleapis.com/token");
+  BOOST_TEST(g.value().scope == "https://mail.google.com/");
+  BOOST_TEST(g.value().redirect_uri == "http://localhost");
+  auto app = CompleteEnrolRequest(make("microsoft", "client-credentials"));
+  BOOST_REQUIRE(app.ok());
+  BOOST_TEST(app.value().scope == "https://outlook.office365.com/.default");
+  BOOST_TEST(app.value().token_endpoint == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+  struct Bad {
+    std::function<void(EnrolRequest&)> change;
+    const char* says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {[](EnrolRequest& x) { x.store_path = "relative.json"; }, "absolute path"},
+           {[](EnrolRequest& x) { x.client_id.clear(); }, "--client-id is required"},
+           {[](EnrolRequest& x) { x.tenant = "../evil"; }, "--tenant must be"},
+           {[](EnrolRequest& x) { x.tenant.clear(); }, "needs --tenant"},
+           {[](EnrolRequest& x) { x.client_secret = Secret(""); }, "needs --client-secret-file"},
+           {[](EnrolRequest& x) { x.provider = "yahoo"; }, "--provider must be"},
+           {[](EnrolRequest& x) { x.token_endpoint = "http://plain/token"; }, "https://"},
+           {[](EnrolRequest& x) { x.flow = "implicit"; }, "--flow must be"},
+       }) {
+    EnrolRequest x = make("microsoft", "client-credentials");
+    b.change(x);
+    auto f = CompleteEnrolRequest(std::move(x));
+    BOOST_REQUIRE_MESSAGE(!f.ok(), b.says);
+    BOOST_TEST(f.failure().text().find(b.says) != std::string::npos, f.failure().text());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(device_flow_polls_politely_and_saves_the_refresh_token) {
+  EnrolRequest request;
+  request.store_path = "/x/store.json";
+  request.provider = "microsoft";
+  request.client_id = "app";
+  auto completed = CompleteEnrolRequest(std::move(request));
+  BOOST_REQUIRE(completed.ok());
+  const EnrolRequest& r = completed.value();
+  std::vector<std::string> answers = {
+      R"({"error":"authorization_pending"})", R"({"error":"slow_down"})", R"({"error":"authorization_pending"})",
+      R"({"access_token":"at-1","expires_in":3600,"refresh_token":"rt-1"})"};
+  std::size_t polls = 0;
+  std::vector<long> sleeps;
+  std::time_t now = 1'800'000'000;
+  TokenHttpPost post = [&](const std::string& url, const Secret& form) -> Result<TokenResponse> {
+    if (url == r.device_endpoint) {
+      BOOST_TEST(form.Reveal() == "client_id=app&scope=offline_access+https%3A%2F%2Foutlook.office.com%2FSMTP.Send");
+      return TokenResponse{200, R"({"device_code":"dc","user_code":"ABC-DEF","verification_uri":"https://microsoft.com/devicelogin","interval":5,"expires_in":900})"};
+    }
+    BOOST_TEST(form.Reveal().find("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code") == 0u);
+    const std::string& a = answers.at(polls++);
+    return TokenResponse{a.find("error") != std::string::npos ? 400 : 200, a};
+  };
+  std::istringstream in;
+  std::ostringstream out;
+  auto store = Enrol(r, post, EnrolIo{in, out, [&](long s) { sleeps.push_back(s); now += s; }, [&] { return now; }});
+  BOOST_REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.failure().text()));
+  BOOST_TEST(polls == 4u);
+  BOOST_TEST((sleeps == std::vector<long>{5, 5, 10, 10}));  // slow_down: 5 s more from then on (RFC 8628 §3.5)
+  BOOST_TEST(out.str().find("open https://microsoft.com/devicelogin in any browser and enter the code ABC-DEF") !=
+             std::string::npos);
+  BOOST_TEST(store.value().refresh_token.Reveal() == "rt-1");
+  BOOST_TEST(store.value().refresh_token_issued_at == now);
+  BOOST_TEST(out.str().find("at-1") == std::string::npos);
+  BOOST_TEST(out.str().find("rt-1") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(refresh_token_outlook_follows_each_providers_rule) {
+  TokenStore s = Sample("/x", 0);
+  const long long day = 86400, t0 = 1'800'000'000;
+  s.refresh_token_issued_at = t0;
+  s.refreshed_at = t0 + day;
+  s.token_endpoint = "https://login.microsoftonline.com/common/oauth2/v2.0/token";
+  BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == t0 + day + 90 * day);
+  s.token_endpoint = "https://oauth2.googleapis.com/token";
+  BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == t0 + 7 * day);  // maybe a Testing app
+  s.refreshed_at = t0 + 8 * day;                                  // worked after day 7: published
+  BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == t0 + 8 * day + 180 * day);
+  s.token_endpoint = "https://oauth2.googleapis.com.evil.example/token";
+  BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == 0);
+  s.grant_type = "client_credentials";
+  s.provider = "microsoft";
+  BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,274 @@
+#include "oauth/enrol.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <istream>
+#include <ostream>
+#include <sstream>
+
+#include "core/base64.h"
+#include "core/sanitize.h"
+
+namespace authrelay {
+namespace {
+
+namespace pt = boost::property_tree;
+
+Failure EnrolFailure(const std::string& what) { return Failure("4.7.0", "OAuth enrolment failed: " + what); }
+Failure Usage(const std::string& what) { return Failure("4.3.5", "--oauth-enrol: " + what); }
+
+std::string Base64Url(std::string_view bytes) {
+  std::string b = Base64Encode(bytes);
+  for (char& c : b) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  return b;
+}
+
+std::string RandomToken(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) return "";
+  return Base64Url(raw);
+}
+
+// A query parameter's value from "...?a=1&b=2#frag" (decoded), or "".
+std::string QueryValue(const std::string& url, const std::string& name) {
+  std::size_t q = url.find_first_of("?#");
+  std::string query = q == std::string::npos ? url : url.substr(q + 1);
+  std::istringstream in(query);
+  std::string part;
+  while (std::getline(in, part, '&')) {
+    std::size_t hash = part.find('#');
+    if (hash != std::string::npos) part = part.substr(0, hash);
+    std::size_t eq = part.find('=');
+    if (eq != std::string::npos && part.substr(0, eq) == name) return FormDecode(part.substr(eq + 1));
+  }
+  return "";
+}
+
+bool Https(const std::string& url) { return url.rfind("https://", 0) == 0; }
+
+// The store every successful user flow ends with.
+Result<TokenStore> StoreFromAnswer(const EnrolRequest& r, TokenAnswer answer, std::time_t now) {
+  if (answer.refresh_token.empty()) {
+    return EnrolFailure("the provider issued an access token but no refresh token (Microsoft: the scope needs "
+                        "offline_access; Google: the consent screen must be shown again, revoke the app's access "
+                        "at myaccount.google.com/permissions and enrol again)");
+  }
+  TokenStore s;
+  s.path = r.store_path;
+  s.provider = r.provider;
+  s.token_endpoint = r.token_endpoint;
+  s.client_id = r.client_id;
+  s.client_secret = Secret(std::string(r.client_secret.Reveal()));
+  s.grant_type = "refresh_token";
+  // Microsoft wants the scope again on refresh; Google keeps the granted one.
+  if (r.provider != "google") s.scope = r.scope;
+  s.refresh_token = std::move(answer.refresh_token);
+  s.access_token = std::move(answer.access_token);
+  s.expires_at = static_cast<long long>(now) + (answer.expires_in > 0 ? answer.expires_in : 3600);
+  s.refreshed_at = now;
+  s.refresh_token_issued_at = now;
+  return s;
+}
+
+std::string Refused(const TokenAnswer& a) {
+  return a.Said() + " (fix: " + OAuthRemedy(a.error, a.description) + ")";
+}
+
+Result<TokenStore> DeviceFlow(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
+  Secret form("client_id=" + FormEncode(r.client_id) + "&scope=" + FormEncode(r.scope));
+  auto response = post(r.device_endpoint, form);
+  if (!response.ok()) return EnrolFailure(response.failure().text() + " " + response.failure().detail());
+  pt::ptree json;
+  try {
+    std::istringstream in(response.value().body);
+    pt::read_json(in, json);
+  } catch (const pt::ptree_error&) {
+    return EnrolFailure("the device authorization endpoint answered HTTP " +
+                        std::to_string(response.value().http_status) + " without JSON");
+  }
+  std::string device_code = json.get<std::string>("device_code", "");
+  std::string user_code = Printable(json.get<std::string>("user_code", ""), 40);
+  // RFC 8628 says verification_uri; Google says verification_url.
+  std::string uri = json.get<std::string>("verification_uri", json.get<std::string>("verification_url", ""));
+  if (response.value().http_status != 200 || device_code.empty() || user_code.empty() || uri.empty()) {
+    TokenAnswer a = ParseTokenAnswer(response.value());
+    return EnrolFailure("the device authorization endpoint refused: " + Refused(a));
+  }
+  auto seconds = [&](const char* key, long fallback) {
+    try {
+      return json.get<long>(key, fallback);
+    } catch (const pt::ptree_error&) {
+      return fallback;
+    }
+  };
+  long interval = std::clamp<long>(seconds("interval", 5), 1, 60);
+  long lifetime = std::clamp<long>(seconds("expires_in", 900), 30, 3600);
+  io.out << "To sign in, open " << Printable(uri, 200) << " in any browser and enter the code " << user_code
+         << "\n(as the mailbox user; the code expires in " << (lifetime + 59) / 60 << " min). Waiting...\n"
+         << std::flush;
+  Secret poll("grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:device_code") +
+              "&client_id=" + FormEncode(r.client_id) +
+              (r.client_secret.empty() ? "" : "&client_secret=" + FormEncode(r.client_secret.Reveal())) +
+              "&device_code=" + FormEncode(device_code));
+  OPENSSL_cleanse(device_code.data(), device_code.size());
+  std::time_t give_up = io.now() + lifetime;
+  while (io.now() < give_up) {
+    io.sleep(interval);
+    auto polled = post(r.token_endpoint, poll);
+    if (!polled.ok()) return EnrolFailure(polled.failure().text() + " " + polled.failure().detail());
+    TokenAnswer a = ParseTokenAnswer(polled.value());
+    if (a.ok) return StoreFromAnswer(r, std::move(a), io.now());
+    if (a.error == "authorization_pending") continue;
+    if (a.error == "slow_down") {
+      interval += 5;  // RFC 8628 §3.5
+      continue;
+    }
+    if (a.error == "access_denied" || a.error == "authorization_declined") {
+      return EnrolFailure("the sign-in was declined (" + a.Said() + "); run --oauth-enrol again and accept");
+    }
+    if (a.error == "expired_token") break;
+    return EnrolFailure("the token endpoint refused: " + Refused(a));
+  }
+  return EnrolFailure("the code was not used in time; run --oauth-enrol again");
+}
+
+Result<TokenStore> CodeFlow(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
+  std::string verifier = RandomToken(32);
+  std::string state = RandomToken(16);
+  if (verifier.empty() || state.empty()) return EnrolFailure("no random bytes from OpenSSL");
+  std::string url = r.authorize_endpoint + (r.authorize_endpoint.find('?') == std::string::npos ? "?" : "&") +
+                    "response_type=code&client_id=" + FormEncode(r.client_id) +
+                    "&redirect_uri=" + FormEncode(r.redirect_uri) + "&scope=" + FormEncode(r.scope) +
+                    "&code_challenge=" + PkceChallenge(verifier) + "&code_challenge_method=S256&state=" + state;
+  // Google hands out a refresh token only for offline access, and only
+  // with the consent screen shown.
+  if (r.provider == "google") url += "&access_type=offline&prompt=consent";
+  io.out << "1. Open this address in a browser and sign in as the mailbox user:\n\n" << url << "\n\n"
+         << "2. The browser then goes to " << r.redirect_uri
+         << "/?...code=... and shows an error page: that is expected.\n"
+         << "   Copy the whole address from the address bar, paste it here and press Enter:\n"
+         << std::flush;
+  std::string pasted;
+  if (!std::getline(io.in, pasted)) return EnrolFailure("nothing was pasted");
+  auto code = CodeFromPasted(std::string(Trim(pasted)), state);
+  if (!code.ok()) return code.failure();
+  Secret form("grant_type=authorization_code&code=" + FormEncode(code.value()) +
+              "&redirect_uri=" + FormEncode(r.redirect_uri) + "&client_id=" + FormEncode(r.client_id) +
+              (r.client_secret.empty() ? "" : "&client_secret=" + FormEncode(r.client_secret.Reveal())) +
+              "&code_verifier=" + verifier);
+  OPENSSL_cleanse(code.value().data(), code.value().size());
+  auto response = post(r.token_endpoint, form);
+  if (!response.ok()) return EnrolFailure(response.failure().text() + " " + response.failure().detail());
+  TokenAnswer a = ParseTokenAnswer(response.value());
+  if (!a.ok) {
+    return EnrolFailure("the token endpoint refused the code: " + Refused(a) +
+                        (a.error == "invalid_grant" ? "; codes work once and for a few minutes: run --oauth-enrol again"
+                                                    : ""));
+  }
+  return StoreFromAnswer(r, std::move(a), io.now());
+}
+
+Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
+  TokenStore s;
+  s.path = r.store_path;
+  s.provider = r.provider;
+  s.token_endpoint = r.token_endpoint;
+  s.client_id = r.client_id;
+  s.client_secret = Secret(std::string(r.client_secret.Reveal()));
+  s.grant_type = "client_credentials";
+  s.scope = r.scope;
+  std::time_t now = io.now();
+  if (Status st = RefreshTokenStore(s, post, now); !st.ok()) {
+    return EnrolFailure(st.failure().text() + " (the log says how to fix it)");
+  }
+  s.refresh_token_issued_at = now;
+  io.out << "The client secret works: the token endpoint issued an access token.\n";
+  return s;
+}
+
+}  // namespace
+
+std::string PkceChallenge(const std::string& verifier) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
+  return Base64Url(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+Result<std::string> CodeFromPasted(const std::string& pasted, const std::string& expected_state) {
+  if (pasted.empty()) return EnrolFailure("nothing was pasted");
+  bool address = pasted.find("code=") != std::string::npos || pasted.find("error=") != std::string::npos ||
+                 pasted.find("://") != std::string::npos;
+  if (!address) return pasted;  // the bare code
+  std::string error = QueryValue(pasted, "error");
+  if (!error.empty()) {
+    return EnrolFailure("the provider refused the sign-in: " + Printable(error, 100) + " " +
+                        Printable(QueryValue(pasted, "error_description"), 200));
+  }
+  std::string state = QueryValue(pasted, "state");
+  if (!state.empty() && state != expected_state) {
+    return EnrolFailure("the pasted address belongs to another sign-in (state differs); run --oauth-enrol again");
+  }
+  std::string code = QueryValue(pasted, "code");
+  if (code.empty()) return EnrolFailure("the pasted address has no code= in it; copy the whole address");
+  return code;
+}
+
+Result<EnrolRequest> CompleteEnrolRequest(EnrolRequest r) {
+  if (r.store_path.empty() || r.store_path[0] != '/') return Usage("the token store must be an absolute path");
+  if (r.client_id.empty()) return Usage("--client-id is required (from the provider's app registration)");
+  if (r.provider == "google") {
+    if (r.flow.empty()) r.flow = "code";
+    if (r.authorize_endpoint.empty()) r.authorize_endpoint = "https://accounts.google.com/o/oauth2/v2/auth";
+    if (r.token_endpoint.empty()) r.token_endpoint = "https://oauth2.googleapis.com/token";
+    if (r.scope.empty()) r.scope = "https://mail.google.com/";
+  } else if (r.provider == "microsoft") {
+    if (r.tenant.empty()) r.tenant = r.flow == "client-credentials" ? "" : "common";
+    if (r.tenant.empty()) return Usage("app-only sending needs --tenant=YOUR-TENANT-ID (or domain)");
+    if (r.tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+        std::string::npos) {
+      return Usage("--tenant must be a tenant ID or domain name");
+    }
+    std::string base = "https://login.microsoftonline.com/" + r.tenant + "/oauth2/v2.0/";
+    if (r.flow.empty()) r.flow = "device";
+    if (r.authorize_endpoint.empty()) r.authorize_endpoint = base + "authorize";
+    if (r.token_endpoint.empty()) r.token_endpoint = base + "token";
+    if (r.device_endpoint.empty()) r.device_endpoint = base + "devicecode";
+    if (r.scope.empty()) {
+      r.scope = r.flow == "client-credentials" ? "https://outlook.office365.com/.default"
+                                               : "offline_access https://outlook.office.com/SMTP.Send";
+    }
+  } else if (!r.provider.empty()) {
+    return Usage("--provider must be google or microsoft (or left out, with every endpoint given)");
+  }
+  if (r.flow.empty()) r.flow = r.device_endpoint.empty() ? "code" : "device";
+  if (r.redirect_uri.empty()) r.redirect_uri = "http://localhost";
+  if (r.token_endpoint.empty()) return Usage("--token-endpoint is required without --provider");
+  if (r.flow == "device" && r.device_endpoint.empty()) return Usage("the device flow needs --device-endpoint");
+  if (r.flow == "code" && r.authorize_endpoint.empty()) return Usage("the code flow needs --authorize-endpoint");
+  if (r.flow == "client-credentials" && r.client_secret.empty()) {
+    return Usage("app-only sending needs --client-secret-file");
+  }
+  if (r.flow != "device" && r.flow != "code" && r.flow != "client-credentials") {
+    return Usage("--flow must be device, code or client-credentials");
+  }
+  for (const std::string* url : {&r.token_endpoint, &r.device_endpoint, &r.authorize_endpoint}) {
+    if (!url->empty() && !Https(*url)) return Usage("endpoints must be https:// URLs: " + Printable(*url, 200));
+  }
+  return r;
+}
+
+Result<TokenStore> Enrol(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo io) {
+  if (r.flow == "device") return DeviceFlow(r, post, io);
+  if (r.flow == "code") return CodeFlow(r, post, io);
+  return AppOnly(r, post, io);
+}
+
+}  // namespace authrelay
