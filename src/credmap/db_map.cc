@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "core/sanitize.h"
 #include "log/log.h"
@@ -48,6 +49,45 @@ class DbTable final : public LookupTable {
   }
 
   Result<std::vector<std::optional<Secret>>> LookupAll(const std::vector<std::string>& keys) override {
+    std::vector<std::optional<Secret>> out;
+    Status st = WithOpenDb([&](DB* db) -> Status {
+      for (const std::string& key : keys) {
+        auto one = Get(db, key);
+        if (!one.ok()) return one.failure();
+        out.push_back(std::move(one).value());
+      }
+      return {};
+    });
+    if (!st.ok()) return st.failure();
+    return out;
+  }
+
+  Result<std::vector<Secret>> Values() override {
+    std::vector<Secret> out;
+    Status st = WithOpenDb([&](DB* db) -> Status {
+      DBC* cursor = nullptr;
+      if (int rc = db->cursor(db, nullptr, &cursor, 0); rc != 0) {
+        return TableReadFailure(spec_, "read " + path_ + ": " + db_strerror(rc));
+      }
+      DBT k{}, v{};
+      int rc;
+      while ((rc = cursor->get(cursor, &k, &v, DB_NEXT)) == 0) {
+        const char* p = static_cast<const char*>(v.data);
+        std::size_t n = v.size;
+        if (n > 0 && p[n - 1] == '\0') --n;
+        out.emplace_back(std::string(p, strnlen(p, n)));
+      }
+      cursor->close(cursor);
+      if (rc != DB_NOTFOUND) return TableReadFailure(spec_, "read " + path_ + ": " + db_strerror(rc));
+      return {};
+    });
+    if (!st.ok()) return st.failure();
+    return out;
+  }
+
+ private:
+  // Opens the file under postmap's shared lock and runs fn on it.
+  Status WithOpenDb(const std::function<Status(DB*)>& fn) {
     // Postfix's writer (postmap) rewrites the file in place under an
     // exclusive flock(); our shared lock spans open and get, so we see the
     // whole old table or the whole new one.
@@ -72,16 +112,9 @@ class DbTable final : public LookupTable {
                                          " database: " + db_strerror(rc) +
                                          " (rebuild it with: postmap " + spec_ + ")");
     }
-    std::vector<std::optional<Secret>> out;
-    for (const std::string& key : keys) {
-      auto one = Get(db.get(), key);
-      if (!one.ok()) return one.failure();
-      out.push_back(std::move(one).value());
-    }
-    return out;
+    return fn(db.get());
   }
 
- private:
   Result<std::optional<Secret>> Get(DB* db, std::string_view key) {
     std::string folded = Lowercase(key);
     // Try with the trailing NUL postmap writes by default, then without

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "core/sanitize.h"
 #include "credmap/map.h"
@@ -60,6 +61,59 @@ class LmdbTable final : public LookupTable {
 
   // One open, one lock and one read transaction for every key.
   Result<std::vector<std::optional<Secret>>> LookupAll(const std::vector<std::string>& keys) override {
+    std::vector<std::optional<Secret>> out;
+    Status st = WithReadTxn([&](MDB_txn* txn, MDB_dbi dbi) -> Status {
+      out.clear();
+      for (const std::string& key : keys) {
+        std::string folded = Lowercase(key);
+        std::optional<Secret> found;
+        for (std::size_t len : {folded.size() + 1, folded.size()}) {
+          if (len == 0 || len > 511) continue;  // LMDB's key size limit
+          MDB_val k{len, folded.data()};
+          MDB_val v{};
+          int rc = mdb_get(txn, dbi, &k, &v);
+          if (rc == 0) {
+            found = ValueOf(v);
+            break;
+          }
+          if (rc != MDB_NOTFOUND) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
+        }
+        out.push_back(std::move(found));
+      }
+      return {};
+    });
+    if (!st.ok()) return st.failure();
+    return out;
+  }
+
+  Result<std::vector<Secret>> Values() override {
+    std::vector<Secret> out;
+    Status st = WithReadTxn([&](MDB_txn* txn, MDB_dbi dbi) -> Status {
+      out.clear();
+      MDB_cursor* cursor = nullptr;
+      int rc = mdb_cursor_open(txn, dbi, &cursor);
+      if (rc != 0) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
+      MDB_val k{}, v{};
+      while ((rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) == 0) out.push_back(ValueOf(v));
+      mdb_cursor_close(cursor);
+      if (rc != MDB_NOTFOUND) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
+      return {};
+    });
+    if (!st.ok()) return st.failure();
+    return out;
+  }
+
+ private:
+  static Secret ValueOf(const MDB_val& v) {
+    const char* p = static_cast<const char*>(v.mv_data);
+    std::size_t n = v.mv_size;
+    if (n > 0 && p[n - 1] == '\0') --n;
+    return Secret(std::string(p, strnlen(p, n)));
+  }
+
+  // Opens the file under postmap's read lock and runs fn in one read
+  // transaction (again once if the writer grew the map meanwhile).
+  Status WithReadTxn(const std::function<Status(MDB_txn*, MDB_dbi)>& fn) {
     int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return TableReadFailure(spec_, "open " + path_ + ": " + std::strerror(errno));
     FcntlReadLock lock(fd);
@@ -90,32 +144,11 @@ class LmdbTable final : public LookupTable {
       MDB_dbi dbi;
       rc = mdb_dbi_open(txn.get(), nullptr, 0, &dbi);
       if (rc != 0) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
-      std::vector<std::optional<Secret>> out;
-      for (const std::string& key : keys) {
-        std::string folded = Lowercase(key);
-        std::optional<Secret> found;
-        for (std::size_t len : {folded.size() + 1, folded.size()}) {
-          if (len == 0 || len > 511) continue;  // LMDB's key size limit
-          MDB_val k{len, folded.data()};
-          MDB_val v{};
-          rc = mdb_get(txn.get(), dbi, &k, &v);
-          if (rc == 0) {
-            const char* p = static_cast<const char*>(v.mv_data);
-            std::size_t n = v.mv_size;
-            if (n > 0 && p[n - 1] == '\0') --n;
-            found = Secret(std::string(p, strnlen(p, n)));
-            break;
-          }
-          if (rc != MDB_NOTFOUND) return TableReadFailure(spec_, std::string("read ") + path_ + ": " + mdb_strerror(rc));
-        }
-        out.push_back(std::move(found));
-      }
-      return out;
+      return fn(txn.get(), dbi);
     }
     return TableReadFailure(spec_, "read " + path_ + ": map resized repeatedly");
   }
 
- private:
   std::string spec_;
   std::string path_;
 };

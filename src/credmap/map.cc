@@ -188,4 +188,14 @@ std::vector<std::pair<std::string, std::string>> ParsePostmapSource(std::string_
   return entries;
 }
 
+Result<std::vector<TableList::Hit>> TableList::Values() {
+  std::vector<Hit> out;
+  for (auto& table : tables_) {
+    auto values = table->Values();
+    if (!values.ok()) return values.failure();
+    for (Secret& v : values.value()) out.push_back(Hit{std::move(v), table->spec()});
+  }
+  return out;
+}
+
 }  // namespace authrelay

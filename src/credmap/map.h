@@ -37,6 +37,9 @@ class LookupTable {
     }
     return out;
   }
+  // Every value in the table (--check looks for OAuth token stores named
+  // anywhere in it), read under the same lock as a lookup.
+  virtual Result<std::vector<Secret>> Values() = 0;
   // "hash:/etc/postfix/sasl_passwd", for logs.
   virtual const std::string& spec() const = 0;
 };
@@ -79,6 +82,8 @@ class TableList {
   };
   Result<std::optional<FirstHit>> FindFirst(const std::vector<std::string>& keys);
   const std::string& parameter() const { return parameter_; }
+  // Every value of every table, with the table it came from.
+  Result<std::vector<Hit>> Values();
 
  private:
   std::string parameter_;

@@ -14,13 +14,10 @@ class TexthashTable final : public LookupTable {
   const std::string& spec() const override { return spec_; }
 
   Result<std::optional<Secret>> Lookup(std::string_view key) override {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return TableReadFailure(spec_, "cannot open " + path_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    Secret contents(text.str());
+    auto contents = Contents();
+    if (!contents.ok()) return contents.failure();
     std::string folded = Lowercase(key);
-    auto entries = ParsePostmapSource(contents.Reveal());
+    auto entries = ParsePostmapSource(contents.value().Reveal());
     std::optional<Secret> found;
     for (auto& [k, v] : entries) {
       if (!found && k == folded) found = Secret(v);
@@ -29,7 +26,23 @@ class TexthashTable final : public LookupTable {
     return found;
   }
 
+  Result<std::vector<Secret>> Values() override {
+    auto contents = Contents();
+    if (!contents.ok()) return contents.failure();
+    std::vector<Secret> out;
+    for (auto& [k, v] : ParsePostmapSource(contents.value().Reveal())) out.emplace_back(std::move(v));
+    return out;
+  }
+
  private:
+  Result<Secret> Contents() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return TableReadFailure(spec_, "cannot open " + path_);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return Secret(text.str());
+  }
+
   std::string spec_;
   std::string path_;
 };

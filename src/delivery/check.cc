@@ -1,14 +1,19 @@
 // --check: everything that can be known without sending mail. Run it as
 // the pipe user: map permissions are then exactly what Postfix will see.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <iostream>
+#include <set>
 #include <vector>
 
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
 #include "delivery/report.h"
+#include "oauth/lifetime.h"
+#include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
 #include "smtp/nexthop.h"
 #include "tls/tls_client.h"
@@ -44,6 +49,7 @@ class Checker {
 
   void Run(const std::vector<std::string>& nexthops) {
     CheckMaps();
+    CheckOAuthStores();
     CheckSaslOptions();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
@@ -119,6 +125,54 @@ class Checker {
       return;
     }
     tables_ = std::move(t).value();
+  }
+
+  // Every OAuth token store the credentials maps name: usable by the pipe
+  // user, and its refresh token not about to die
+  // (authrelay_oauth_expiry_warning ahead).
+  void CheckOAuthStores() {
+    if (!tables_) return;
+    auto values = tables_->Values();
+    if (!values.ok()) {
+      Error(values.failure().detail().empty() ? values.failure().text() : values.failure().detail(), "");
+      return;
+    }
+    std::set<std::string> stores;
+    for (const auto& hit : values.value()) {
+      Credentials c = SplitCredentialValue(Secret(std::string(hit.value.Reveal())));
+      if (!c.oauth_store.empty()) stores.insert(c.oauth_store);
+    }
+    std::time_t now = std::time(nullptr);
+    for (const std::string& path : stores) {
+      // Run as root, judge the file as its owner will (a pipe user is never root).
+      uid_t owner = geteuid();
+      struct stat st{};
+      if (owner == 0 && stat(path.c_str(), &st) == 0 && st.st_uid != 0) owner = st.st_uid;
+      auto store = ReadTokenStore(path, owner);
+      if (!store.ok()) {
+        auto [what, fix] = SplitFix(store.failure().detail());
+        Error(what + ": deliveries for it would defer", fix);
+        continue;
+      }
+      const TokenStore& t = store.value();
+      if (t.grant_type == "refresh_token" && t.refresh_token.empty()) {
+        Error("OAuth token store " + path + " has no refresh token", "enrol the account: authrelay --oauth-enrol " + path);
+        continue;
+      }
+      RefreshTokenOutlook outlook = RefreshTokenOutlookFor(t);
+      if (outlook.dies_at == 0) continue;
+      long long left = outlook.dies_at - static_cast<long long>(now);
+      std::string days = std::to_string((left + 86399) / 86400);
+      if (left <= 0) {
+        Error("OAuth token store " + path + ": the refresh token has probably stopped working (" + outlook.why + ")",
+              "check with authrelay --oauth-status " + path + " --refresh; if refused, authrelay --oauth-enrol " + path);
+      } else if (left <= s_.oauth_expiry_warning) {
+        Warn("OAuth token store " + path + ": the refresh token may stop working in " + days + " days (" +
+                 outlook.why + ")",
+             "keep mail flowing or run authrelay --oauth-status " + path + " --refresh; else enrol again: "
+             "authrelay --oauth-enrol " + path);
+      }
+    }
   }
 
   void CheckSaslOptions() {

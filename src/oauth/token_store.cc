@@ -26,10 +26,10 @@ Failure StoreFailure(const std::string& path, const std::string& why) {
   return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why);
 }
 
-std::string Why(const struct stat& st) {
+std::string Why(const struct stat& st, uid_t owner) {
   if (!S_ISREG(st.st_mode)) return "not a regular file";
-  if (st.st_uid != geteuid()) {
-    return "owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(geteuid()) +
+  if (st.st_uid != owner) {
+    return "owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(owner) +
            " (the pipe user; chown it)";
   }
   if (st.st_mode & 077) return "readable or writable by others (chmod 600 it)";
@@ -179,12 +179,14 @@ TokenAnswer ParseTokenAnswer(const TokenResponse& response) {
   return a;
 }
 
-Result<TokenStore> ReadTokenStore(const std::string& path) {
+Result<TokenStore> ReadTokenStore(const std::string& path) { return ReadTokenStore(path, geteuid()); }
+
+Result<TokenStore> ReadTokenStore(const std::string& path, uid_t owner) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) return StoreFailure(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st{};
   if (fstat(fd.get(), &st) != 0) return StoreFailure(path, std::strerror(errno));
-  if (std::string why = Why(st); !why.empty()) return StoreFailure(path, why);
+  if (std::string why = Why(st, owner); !why.empty()) return StoreFailure(path, why);
   if (st.st_size > 1 << 20) return StoreFailure(path, "larger than 1 MB");
   std::string text(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t got = 0;

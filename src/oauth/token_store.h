@@ -17,6 +17,8 @@
 // Secrets never leave as text except in the HTTP request and the AUTH line.
 #pragma once
 
+#include <sys/types.h>
+
 #include <ctime>
 #include <functional>
 #include <string>
@@ -41,8 +43,11 @@ struct TokenStore {
   std::string provider;                   // "google", "microsoft" or "" (token lifetimes, --check)
 };
 
-// Reads and checks a store. Failure 4.7.0 naming the file and the fix.
+// Reads and checks a store: a regular file of ours, mode 0600. Failure
+// 4.7.0 naming the file and the fix. owner: whose it must be (--check run
+// as root judges a store as its owner, the pipe user, will).
 Result<TokenStore> ReadTokenStore(const std::string& path);
+Result<TokenStore> ReadTokenStore(const std::string& path, uid_t owner);
 // The JSON text of a store read from path (no file access; fuzzed).
 Result<TokenStore> ParseTokenStore(const std::string& path, const std::string& text);
 // Replaces the store file atomically (see above).

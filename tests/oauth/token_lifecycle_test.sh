@@ -11,6 +11,7 @@
 #  - enrolment: the device flow (pending, slow_down, approved or declined),
 #    the paste-code flow with PKCE (and a foreign pasted address refused),
 #    client credentials; the status shows the refresh token's likely end;
+#  - --check warns ahead of a refresh token's likely end, errs past it;
 #  - no token or client secret in any output or log.
 #   token_lifecycle_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
@@ -186,6 +187,37 @@ out=$(run --oauth-enrol "$D/enrol/app.json" --provider=microsoft --flow=client-c
   && ok "client-credentials enrolment: secret proven, store written" || bad "app-only enrol: rc=$rc $out"
 out=$(run --oauth-enrol "$D/enrol/x.json" --provider=microsoft --flow=client-credentials --client-id=c 2>&1 < /dev/null); rc=$?
 [ "$rc" = 75 ] && grep -q "needs --tenant" <<<"$out" && ok "a missing enrolment flag: one line naming it" || bad "usage: $out"
+
+# 10. --check reads every OAuth store the credentials map names and warns
+# before a refresh token is likely to die (authrelay_oauth_expiry_warning,
+# 14 days by default), errs when it probably has.
+aged() {  # FILE DAYS_SINCE_LAST_REFRESH
+  store "$1" rt-original
+  python3 - "$1" "$2" <<'PY'
+import json, sys, time
+s = json.load(open(sys.argv[1])); t = int(time.time()) - int(sys.argv[2]) * 86400
+s.update(token_endpoint="https://login.microsoftonline.com/common/oauth2/v2.0/token", refreshed_at=t, refresh_token_issued_at=t)
+json.dump(s, open(sys.argv[1], "w"))
+PY
+}
+aged "$D/fresh.json" 1; aged "$D/aging.json" 80; aged "$D/dead.json" 95
+cat > "$D/sasl_passwd" <<P
+[fresh.example]:587   a@example.com:oauth2:$D/fresh.json
+[aging.example]:587   b@example.com:oauth2:$D/aging.json
+[dead.example]:587    c@example.com:oauth2:$D/dead.json
+[gone.example]:587    d@example.com:oauth2:$D/missing.json
+[plain.example]:587   e@example.com:app-password
+P
+postmap -c "$D/cf" "hash:$D/sasl_passwd"
+out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" --check 2>&1); rc=$?
+grep -q "^warning: OAuth token store $D/aging.json: the refresh token may stop working in 10 days (Microsoft drops" <<<"$out" \
+  && ok "--check warns 10 days before a Microsoft refresh token's 90 unused days run out" || bad "aging: $out"
+grep -q "^error: OAuth token store $D/dead.json: the refresh token has probably stopped working" <<<"$out" \
+  && grep -q "^error: OAuth token store $D/missing.json: cannot open" <<<"$out" && [ "$rc" = 75 ] \
+  && ok "--check: a refresh token past its limit and a missing store are errors" || bad "dead/missing: rc=$rc $out"
+! grep -q "fresh.json" <<<"$out" && ok "--check: a fresh store raises nothing" || bad "fresh: $out"
+out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" -o authrelay_oauth_expiry_warning=5d --check 2>&1)
+! grep -q "aging.json" <<<"$out" && ok "authrelay_oauth_expiry_warning = 5d: no warning 10 days ahead" || bad "window: $out"
 
 # 6. Nothing secret anywhere we print or log.
 if grep -rqE "at-fresh|at-expired|at-app|rt-rotated|rt-original|rt-enrolled|cs-test-secret|4/code-" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then

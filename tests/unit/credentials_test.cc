@@ -19,6 +19,11 @@ class FakeTable final : public LookupTable {
     if (it == entries_.end()) return std::optional<Secret>();
     return std::optional<Secret>(Secret(it->second));
   }
+  Result<std::vector<Secret>> Values() override {
+    std::vector<Secret> out;
+    for (const auto& [k, v] : entries_) out.emplace_back(v);
+    return out;
+  }
   const std::string& spec() const override { return name_; }
   bool fail_ = false;
 
