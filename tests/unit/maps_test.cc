@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "credmap/map.h"
 
@@ -95,6 +96,33 @@ BOOST_AUTO_TEST_CASE(texthash_reads_the_source) {
   BOOST_REQUIRE(t.ok());
   BOOST_TEST(Find(*t.value(), "[smtp.example.com]:465").value_or("-") == "Bob:secret");
   BOOST_TEST(Find(*t.value(), "continued").value_or("-") == "first    second");
+}
+
+BOOST_AUTO_TEST_CASE(every_backend_lists_all_its_values) {
+  // --check finds OAuth stores through Values(): all six values, NULs and
+  // postmap -n alike, from every backend.
+  TempDir d;
+  fs::path src = d.path / "plain";
+  std::ofstream(src) << kSource;
+  chmod(src.c_str(), 0640);
+  std::vector<std::string> specs = {"texthash:" + src.string()};
+  for (std::string type : {"hash", "btree", "lmdb"}) {
+    specs.push_back(Postmap(d, type, type, ""));
+    specs.push_back(Postmap(d, type, type + "_n", "-n"));
+  }
+  std::multiset<std::string> expected = {"alice@gmail.com:app-pass:with:colons", "Bob:secret", "sender-user:pw1",
+                                         "domain-user:pw2", "plainhost:pw3", "first    second"};
+  for (const std::string& spec : specs) {
+    BOOST_TEST_CONTEXT(spec) {
+      auto t = OpenTable(spec, nullptr);
+      BOOST_REQUIRE(t.ok());
+      auto values = t.value()->Values();
+      BOOST_REQUIRE(values.ok());
+      std::multiset<std::string> got;
+      for (const Secret& v : values.value()) got.insert(v.Reveal());
+      BOOST_TEST((got == expected));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_tables_defer_with_a_reason) {
