@@ -21,6 +21,32 @@ BOOST_AUTO_TEST_CASE(master_cf_argv) {
   BOOST_TEST(o.value().recipients.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(oauth_enrol_flags) {
+  auto o = ParseOptions({"--oauth-enrol", "/var/lib/authrelay/m.json", "--provider=microsoft", "--client-id", "app",
+                         "--tenant=contoso.example", "--client-secret-file=/root/s", "--flow=client-credentials",
+                         "--scope=x y", "--token-endpoint=https://t", "--device-endpoint=https://d",
+                         "--authorize-endpoint=https://a", "--redirect-uri=http://localhost:8080"});
+  BOOST_REQUIRE(o.ok());
+  BOOST_TEST((o.value().mode == Mode::kOAuthEnrol));
+  BOOST_TEST(o.value().target == "/var/lib/authrelay/m.json");
+  const OAuthEnrolArgs& e = o.value().enrol;
+  BOOST_TEST(e.provider == "microsoft");
+  BOOST_TEST(e.client_id == "app");
+  BOOST_TEST(e.tenant == "contoso.example");
+  BOOST_TEST(e.client_secret_file == "/root/s");
+  BOOST_TEST(e.flow == "client-credentials");
+  BOOST_TEST(e.scope == "x y");
+  BOOST_TEST(e.token_endpoint == "https://t");
+  BOOST_TEST(e.device_endpoint == "https://d");
+  BOOST_TEST(e.authorize_endpoint == "https://a");
+  BOOST_TEST(e.redirect_uri == "http://localhost:8080");
+  BOOST_TEST(ParseOptions({"--oauth-enroll=/x.json", "--provider=google", "--client-id=c"}).ok());  // US spelling
+  auto missing = ParseOptions({"--oauth-enrol=/x.json", "--client-id"});
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST(missing.failure().text().find("--client-id needs a value") != std::string::npos);
+  BOOST_TEST(!ParseOptions({"--oauth-enrol=/x.json", "--check"}).ok());
+}
+
 BOOST_AUTO_TEST_CASE(empty_sender_is_null_sender) {
   auto o = ParseOptions({"--nexthop=x", "--sender=", "--", "r@x"});
   BOOST_REQUIRE(o.ok());
