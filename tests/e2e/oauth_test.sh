@@ -6,6 +6,8 @@
 #  - an expired access token is refreshed once and the mail goes through
 #    with a token the server verified (XOAUTH2/OAUTHBEARER);
 #  - the next delivery uses the saved token, no new refresh;
+#  - --oauth-enrol (device flow) run as root writes a store the pipe user
+#    owns, and delivery works with it;
 #  - a revoked refresh token defers (4.7.0) with the provider's words and
 #    the fix in the log; the mail stays queued;
 #  - a token the server refuses while it still looks valid is renewed once
@@ -155,6 +157,24 @@ refreshes=$(grep -c '^refresh_token client-many$' "$E2E_DIR/requests" || true)
 [ "$got" = 20 ] && [ "$refreshes" = 1 ] && ok "20 concurrent deliveries with an expired token: 20 delivered, 1 refresh request" \
   || bad "20 concurrent: delivered $got, refresh requests $refreshes"
 
+# 2c. An account enrolled with --oauth-enrol (device flow), run as root
+# into the pipe user's directory: the store is the pipe user's, and mail
+# for the next hop goes through with the token enrolment got.
+ns "$E2E_BIN" -c "$R" --oauth-enrol "$R/oauth/enrolled.json" --provider=microsoft --client-id=public-e2e \
+  --device-endpoint=https://127.0.0.1:8443/devicecode --token-endpoint=https://127.0.0.1:8443/token \
+  > "$E2E_DIR/enrol.out" 2>&1 < /dev/null &
+EN=$!
+for _ in $(seq 50); do grep -q "enter the code WDJB-MJHT" "$E2E_DIR/enrol.out" && break; sleep 0.1; done
+ns curl -s --cacert "$E2E_DIR/certs/ca.pem" "https://127.0.0.1:8443/approve?user_code=WDJB-MJHT" > /dev/null
+if wait "$EN" && [ "$(stat -c '%U %a' "$R/oauth/enrolled.json")" = "$E2E_USER 600" ]; then
+  ok "enrolled by device flow as root: store 600, owned by the pipe user"
+else bad "enrolment: $(cat "$E2E_DIR/enrol.out"); $(stat -c '%U %a' "$R/oauth/enrolled.json" 2>&1)"; fi
+mv "$R/oauth/enrolled.json" "$R/oauth/many.json"   # [smtp.gmail.com]:2587 now uses the enrolled account
+printf 'From: a@example.org\nSubject: enrolled\nMessage-ID: <oauth-enrolled@e2e.test>\n\nenrolled\n' > "$E2E_DIR/oe.eml"
+e2e_send a@example.org someone@many.test "$E2E_DIR/oe.eml"
+e2e_wait_maildir "oauth-enrolled@e2e.test" 30 >/dev/null && ! grep -q "^refresh_token public-e2e" "$E2E_DIR/requests" \
+  && ok "delivered with the enrolled token (no refresh needed)" || bad "enrolled delivery: $(tail -3 "$R/maillog")"
+
 # 3. Revoked refresh token: deferred with the provider's words and the fix.
 printf 'From: a@example.org\nSubject: revoked\nMessage-ID: <oauth-3@e2e.test>\n\nno\n' > "$E2E_DIR/o3.eml"
 e2e_send a@example.org someone@revoked.test "$E2E_DIR/o3.eml"
@@ -189,7 +209,7 @@ if line=$(e2e_wait_log "someone@noscope.test.*status=deferred" 30); then
 else bad "noscope not deferred: $(tail -3 "$R/maillog")"; fi
 
 # 5. No token or client secret anywhere.
-if grep -rqE "at-fresh|at-expired|at-forged|rt-original|rt-rotated|rt-revoked|cs-test-secret" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log"; then
+if grep -rqE "at-fresh|at-expired|at-forged|rt-original|rt-rotated|rt-revoked|rt-enrolled|cs-test-secret" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log" "$E2E_DIR/enrol.out"; then
   bad "a token or secret was logged"
 else ok "no token or client secret in the relay, authrelay, smarthost or Dovecot logs"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
