@@ -54,6 +54,19 @@ std::string QueryValue(const std::string& url, const std::string& name) {
 
 bool Https(const std::string& url) { return url.rfind("https://", 0) == 0; }
 
+// A store holding the app registration of the request, no tokens yet.
+TokenStore Registration(const EnrolRequest& r, const char* grant_type) {
+  TokenStore s;
+  s.path = r.store_path;
+  s.provider = r.provider;
+  s.token_endpoint = r.token_endpoint;
+  s.client_id = r.client_id;
+  s.client_secret = Secret(std::string(r.client_secret.Reveal()));
+  s.grant_type = grant_type;
+  s.scope = r.scope;
+  return s;
+}
+
 // The store every successful user flow ends with.
 Result<TokenStore> StoreFromAnswer(const EnrolRequest& r, TokenAnswer answer, std::time_t now) {
   if (answer.refresh_token.empty()) {
@@ -61,15 +74,9 @@ Result<TokenStore> StoreFromAnswer(const EnrolRequest& r, TokenAnswer answer, st
                         "offline_access; Google: the consent screen must be shown again, revoke the app's access "
                         "at myaccount.google.com/permissions and enrol again)");
   }
-  TokenStore s;
-  s.path = r.store_path;
-  s.provider = r.provider;
-  s.token_endpoint = r.token_endpoint;
-  s.client_id = r.client_id;
-  s.client_secret = Secret(std::string(r.client_secret.Reveal()));
-  s.grant_type = "refresh_token";
+  TokenStore s = Registration(r, "refresh_token");
   // Microsoft wants the scope again on refresh; Google keeps the granted one.
-  if (r.provider != "google") s.scope = r.scope;
+  if (r.provider == "google") s.scope.clear();
   s.refresh_token = std::move(answer.refresh_token);
   s.access_token = std::move(answer.access_token);
   s.expires_at = static_cast<long long>(now) + (answer.expires_in > 0 ? answer.expires_in : 3600);
@@ -177,14 +184,7 @@ Result<TokenStore> CodeFlow(const EnrolRequest& r, const TokenHttpPost& post, En
 }
 
 Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
-  TokenStore s;
-  s.path = r.store_path;
-  s.provider = r.provider;
-  s.token_endpoint = r.token_endpoint;
-  s.client_id = r.client_id;
-  s.client_secret = Secret(std::string(r.client_secret.Reveal()));
-  s.grant_type = "client_credentials";
-  s.scope = r.scope;
+  TokenStore s = Registration(r, "client_credentials");
   std::time_t now = io.now();
   if (Status st = RefreshTokenStore(s, post, now); !st.ok()) {
     return EnrolFailure(st.failure().text() + " (the log says how to fix it)");
