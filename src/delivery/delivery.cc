@@ -20,7 +20,6 @@
 #include "net/connection.h"
 #include "net/dns.h"
 #include "oauth/http_client.h"
-#include "oauth/token_store.h"
 #include "sasl/oauth_client.h"
 
 namespace authrelay {

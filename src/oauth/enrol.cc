@@ -187,7 +187,7 @@ Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, Enr
   TokenStore s = Registration(r, "client_credentials");
   std::time_t now = io.now();
   if (Status st = RefreshTokenStore(s, post, now); !st.ok()) {
-    return EnrolFailure(st.failure().text() + " (the log says how to fix it)");
+    return Failure(st.failure().dsn(), "OAuth enrolment failed: " + st.failure().text(), st.failure().detail());
   }
   s.refresh_token_issued_at = now;
   io.out << "The client secret works: the token endpoint issued an access token.\n";

@@ -92,7 +92,8 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
     log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " +
                  answer.Said() + " (fix: " + OAuthRemedy(answer.error, answer.description) + ")");
-    return Failure("4.7.0", "OAuth token refresh failed: " + answer.Said());
+    return Failure("4.7.0", "OAuth token refresh failed: " + answer.Said(),
+                   "fix: " + OAuthRemedy(answer.error, answer.description));
   }
   store.access_token = std::move(answer.access_token);
   store.expires_at = static_cast<long long>(now) + (answer.expires_in > 0 ? answer.expires_in : 3600);

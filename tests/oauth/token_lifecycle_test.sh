@@ -185,6 +185,12 @@ out=$(run --oauth-enrol "$D/enrol/app.json" --provider=microsoft --flow=client-c
 [ "$rc" = 0 ] && grep -q "The client secret works" <<<"$out" \
   && python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['grant_type']=='client_credentials' and s['scope']=='https://outlook.office365.com/.default'" "$D/enrol/app.json" \
   && ok "client-credentials enrolment: secret proven, store written" || bad "app-only enrol: rc=$rc $out"
+printf 'not-the-secret\n' > "$D/wrong_secret"
+out=$(run --oauth-enrol "$D/enrol/wrong.json" --provider=microsoft --flow=client-credentials --tenant=contoso.example \
+  --client-id=client-1 --client-secret-file="$D/wrong_secret" --token-endpoint="$E/token" 2>&1 < /dev/null); rc=$?
+[ "$rc" = 75 ] && grep -q "OAuth enrolment failed: OAuth token refresh failed: invalid_client" <<<"$out" \
+  && grep -q "^fix: check client_id and client_secret in the store" <<<"$out" && [ ! -e "$D/enrol/wrong.json" ] \
+  && ok "a wrong client secret: refused at enrolment, with the fix, no store" || bad "wrong secret: rc=$rc $out"
 out=$(run --oauth-enrol "$D/enrol/x.json" --provider=microsoft --flow=client-credentials --client-id=c 2>&1 < /dev/null); rc=$?
 [ "$rc" = 75 ] && grep -q "needs --tenant" <<<"$out" && ok "a missing enrolment flag: one line naming it" || bad "usage: $out"
 
