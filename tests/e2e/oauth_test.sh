@@ -4,7 +4,8 @@
 # against a local HTTPS introspection endpoint (tests/oauth/token_endpoint.py,
 # which also is the token endpoint). Shows:
 #  - an expired access token is refreshed once and the mail goes through
-#    with a token the server verified (XOAUTH2/OAUTHBEARER);
+#    with a token the server verified, over XOAUTH2 (a service whose argv
+#    has -o smtp_sasl_mechanism_filter=xoauth2) and OAUTHBEARER (default);
 #  - the next delivery uses the saved token, no new refresh;
 #  - --oauth-enrol (device flow) run as root writes a store the pipe user
 #    owns, and delivery works with it;
@@ -111,8 +112,15 @@ cat >> "$R/sasl_passwd" <<P
 [smtp.gmail.com]:2587    relay@example.com:oauth2:$R/oauth/many.json
 P
 postmap -c "$R" "hash:$R/sasl_passwd"
+# A second pipe(8) service, as an admin would add one: the shipped entry
+# with "-o smtp_sasl_mechanism_filter=xoauth2" in its argv, so the smarthost
+# (which offers XOAUTH2 and OAUTHBEARER) gets Google's XOAUTH2 from it and
+# the standard OAUTHBEARER from the plain entry.
+postconf -c "$R" -M authrelay/unix | sed -e 's/^authrelay /authrelay-x /' \
+  -e 's/ --nexthop=/ -o smtp_sasl_mechanism_filter=xoauth2 --nexthop=/' >> "$R/master.cf"
+grep -q "^authrelay-x .*-o smtp_sasl_mechanism_filter=xoauth2 --nexthop=" "$R/master.cf" || die "no authrelay-x entry"
 cat >> "$R/transport" <<T
-oauth.test       authrelay:[smarthost.test]:2587
+oauth.test       authrelay-x:[smarthost.test]:2587
 revoked.test     authrelay:[wrongpw.test]:2587
 forged.test      authrelay:[plain.test]:2587
 noscope.test     authrelay:[noscope.test]:2587
@@ -127,8 +135,9 @@ e2e_send a@example.org someone@oauth.test "$E2E_DIR/o1.eml"
 if e2e_wait_maildir "oauth-1@e2e.test" 30 >/dev/null; then
   ok "delivered through a smarthost that verified the OAuth token"
 else bad "not delivered: $(tail -3 "$R/maillog"; tail -3 "$DV/dovecot.log")"; fi
-grep -qE "authenticated to smarthost.test\[127.0.0.1\]:2587 as relay@example.com with mechanism (XOAUTH2|OAUTHBEARER)" \
-  "$R/log/authrelay.log" && ok "authrelay authenticated with an OAuth mechanism" || bad "no OAuth AUTH line: $(grep -i auth "$R/log/authrelay.log" | tail -3)"
+grep -q "authenticated to smarthost.test\[127.0.0.1\]:2587 as relay@example.com with mechanism XOAUTH2" \
+  "$R/log/authrelay.log" && ok "authrelay authenticated with XOAUTH2 (mechanism filter from the master.cf -o)" \
+  || bad "no XOAUTH2 AUTH line: $(grep -i auth "$R/log/authrelay.log" | tail -3)"
 [ "$(grep -c '^refresh_token' "$E2E_DIR/requests")" = 1 ] && ok "the expired token was refreshed once" \
   || bad "refresh requests: $(cat "$E2E_DIR/requests")"
 grep -q "passdb(relay@example.com" "$DV/dovecot.log" 2>/dev/null || grep -q "relay@example.com" "$S/maillog" \
@@ -156,6 +165,8 @@ got=$(grep -l "oauth-many-" "$S"/maildir/new/* 2>/dev/null | wc -l)
 refreshes=$(grep -c '^refresh_token client-many$' "$E2E_DIR/requests" || true)
 [ "$got" = 20 ] && [ "$refreshes" = 1 ] && ok "20 concurrent deliveries with an expired token: 20 delivered, 1 refresh request" \
   || bad "20 concurrent: delivered $got, refresh requests $refreshes"
+grep -q "authenticated to smtp.gmail.com\[127.0.0.1\]:2587 as relay@example.com with mechanism OAUTHBEARER" \
+  "$R/log/authrelay.log" && ok "without the filter, OAUTHBEARER (RFC 7628) is preferred" || bad "no OAUTHBEARER AUTH line"
 
 # 2c. An account enrolled with --oauth-enrol (device flow), run as root
 # into the pipe user's directory: the store is the pipe user's, and mail
