@@ -93,8 +93,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       creds = std::move(found).value();
       if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
-                   ", user " + Printable(creds->username, 200) + ", password " +
-                   SecretFingerprint(creds->password.Reveal()));
+                   ", user " + Printable(creds->username, 200) +
+                   (creds->oauth_store.empty() ? ", password " + SecretFingerprint(creds->password.Reveal())
+                                               : ", OAuth token store " + creds->oauth_store));
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
@@ -301,14 +302,23 @@ int RunLookup(const Options& o, const Context& ctx) {
       if (found.value()) {
         std::cout << ",\"username\":";
         JsonString(std::cout, found.value()->username);
-        std::cout << ",\"password\":";
-        JsonString(std::cout, SecretFingerprint(found.value()->password.Reveal()));
+        if (!found.value()->oauth_store.empty()) {
+          std::cout << ",\"oauth_store\":";
+          JsonString(std::cout, found.value()->oauth_store);
+        } else {
+          std::cout << ",\"password\":";
+          JsonString(std::cout, SecretFingerprint(found.value()->password.Reveal()));
+        }
       }
       std::cout << ",\"tls_level\":\"" << TlsLevelName(level) << "\"}";
     } else {
       std::cout << "next hop " << hop.verbatim << " (host " << hop.host << ", port " << hop.port << ")\n";
       for (const auto& t : trace) std::cout << "  " << t << "\n";
-      if (found.value()) {
+      if (found.value() && !found.value()->oauth_store.empty()) {
+        std::cout << "  => username " << found.value()->username << ", OAuth token store "
+                  << found.value()->oauth_store << " (see authrelay --oauth-status "
+                  << found.value()->oauth_store << ")\n";
+      } else if (found.value()) {
         std::cout << "  => username " << found.value()->username << ", password <hidden, "
                   << SecretFingerprint(found.value()->password.Reveal()) << ">\n";
       } else {

@@ -222,6 +222,9 @@ grep -q "^error: OAuth token store $D/dead.json: the refresh token has probably 
   && grep -q "^error: OAuth token store $D/missing.json: cannot open" <<<"$out" && [ "$rc" = 75 ] \
   && ok "--check: a refresh token past its limit and a missing store are errors" || bad "dead/missing: rc=$rc $out"
 ! grep -q "fresh.json" <<<"$out" && ok "--check: a fresh store raises nothing" || bad "fresh: $out"
+out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" --lookup "[aging.example]:587" 2>&1)
+grep -q "=> username b@example.com, OAuth token store $D/aging.json (see authrelay --oauth-status $D/aging.json)" <<<"$out" \
+  && ! grep -q "password <hidden" <<<"$out" && ok "--lookup names the OAuth token store, not a password" || bad "lookup: $out"
 out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" -o authrelay_oauth_expiry_warning=5d --check 2>&1)
 ! grep -q "aging.json" <<<"$out" && ok "authrelay_oauth_expiry_warning = 5d: no warning 10 days ahead" || bad "window: $out"
 
