@@ -138,8 +138,8 @@ class Checker {
       return;
     }
     std::set<std::string> stores;
-    for (const auto& hit : values.value()) {
-      Credentials c = SplitCredentialValue(Secret(std::string(hit.value.Reveal())));
+    for (auto& hit : values.value()) {
+      Credentials c = SplitCredentialValue(std::move(hit.value));
       if (!c.oauth_store.empty()) stores.insert(c.oauth_store);
     }
     std::time_t now = std::time(nullptr);

@@ -4,8 +4,6 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <istream>
 #include <ostream>
 #include <sstream>
@@ -15,8 +13,6 @@
 
 namespace authrelay {
 namespace {
-
-namespace pt = boost::property_tree;
 
 Failure EnrolFailure(const std::string& what) { return Failure("4.7.0", "OAuth enrolment failed: " + what); }
 Failure Usage(const std::string& what) { return Failure("4.3.5", "--oauth-enrol: " + what); }
@@ -93,39 +89,21 @@ Result<TokenStore> DeviceFlow(const EnrolRequest& r, const TokenHttpPost& post, 
   Secret form("client_id=" + FormEncode(r.client_id) + "&scope=" + FormEncode(r.scope));
   auto response = post(r.device_endpoint, form);
   if (!response.ok()) return EnrolFailure(response.failure().text() + " " + response.failure().detail());
-  pt::ptree json;
-  try {
-    std::istringstream in(response.value().body);
-    pt::read_json(in, json);
-  } catch (const pt::ptree_error&) {
-    return EnrolFailure("the device authorization endpoint answered HTTP " +
-                        std::to_string(response.value().http_status) + " without JSON");
-  }
-  std::string device_code = json.get<std::string>("device_code", "");
-  std::string user_code = Printable(json.get<std::string>("user_code", ""), 40);
-  // RFC 8628 says verification_uri; Google says verification_url.
-  std::string uri = json.get<std::string>("verification_uri", json.get<std::string>("verification_url", ""));
-  if (response.value().http_status != 200 || device_code.empty() || user_code.empty() || uri.empty()) {
+  DeviceAuthorization device = ParseDeviceAuthorization(response.value());
+  if (!device.ok) {
     TokenAnswer a = ParseTokenAnswer(response.value());
     return EnrolFailure("the device authorization endpoint refused: " + Refused(a));
   }
-  auto seconds = [&](const char* key, long fallback) {
-    try {
-      return json.get<long>(key, fallback);
-    } catch (const pt::ptree_error&) {
-      return fallback;
-    }
-  };
-  long interval = std::clamp<long>(seconds("interval", 5), 1, 60);
-  long lifetime = std::clamp<long>(seconds("expires_in", 900), 30, 3600);
-  io.out << "To sign in, open " << Printable(uri, 200) << " in any browser and enter the code " << user_code
+  long interval = device.interval;
+  long lifetime = device.expires_in;
+  io.out << "To sign in, open " << device.verification_uri << " in any browser and enter the code "
+         << device.user_code
          << "\n(as the mailbox user; the code expires in " << (lifetime + 59) / 60 << " min). Waiting...\n"
          << std::flush;
   Secret poll("grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:device_code") +
               "&client_id=" + FormEncode(r.client_id) +
               (r.client_secret.empty() ? "" : "&client_secret=" + FormEncode(r.client_secret.Reveal())) +
-              "&device_code=" + FormEncode(device_code));
-  OPENSSL_cleanse(device_code.data(), device_code.size());
+              "&device_code=" + FormEncode(device.device_code.Reveal()));
   std::time_t give_up = io.now() + lifetime;
   while (io.now() < give_up) {
     io.sleep(interval);

@@ -7,6 +7,7 @@
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -66,7 +67,6 @@ bool Usable(const TokenStore& s, long early, std::time_t now) {
   return !s.access_token.empty() && s.expires_at - static_cast<long long>(now) > early;
 }
 
-// One request to the token endpoint; updates store on success.
 }  // namespace
 
 Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time_t now) {
@@ -178,6 +178,30 @@ TokenAnswer ParseTokenAnswer(const TokenResponse& response) {
   }
   Wipe(json);
   return a;
+}
+
+DeviceAuthorization ParseDeviceAuthorization(const TokenResponse& response) {
+  DeviceAuthorization d;
+  pt::ptree json;
+  try {
+    std::istringstream in(response.body);
+    pt::read_json(in, json);
+  } catch (const pt::ptree_error&) {
+    return d;
+  }
+  d.device_code = Secret(Text(json, "device_code"));
+  d.user_code = Printable(Text(json, "user_code"), 40);
+  d.verification_uri = Text(json, "verification_uri");
+  if (d.verification_uri.empty()) d.verification_uri = Text(json, "verification_url");
+  d.verification_uri = Printable(d.verification_uri, 200);
+  if (long long n = Number(json, "interval"); n > 0) d.interval = static_cast<long>(std::min<long long>(n, 60));
+  if (long long n = Number(json, "expires_in"); n > 0) {
+    d.expires_in = static_cast<long>(std::clamp<long long>(n, 30, 3600));
+  }
+  d.ok = response.http_status == 200 && !d.device_code.empty() && !d.user_code.empty() &&
+         !d.verification_uri.empty();
+  Wipe(json);
+  return d;
 }
 
 Result<TokenStore> ReadTokenStore(const std::string& path) { return ReadTokenStore(path, geteuid()); }

@@ -72,6 +72,20 @@ struct TokenAnswer {
 };
 TokenAnswer ParseTokenAnswer(const TokenResponse& response);
 
+// A device authorization endpoint's answer (RFC 8628 §3.2). ok: HTTP 200
+// with a device code, a user code and where to enter it. Google says
+// verification_url for verification_uri. interval and expires_in are
+// clamped to sane bounds (1..60 s, 30..3600 s). Fuzzed too.
+struct DeviceAuthorization {
+  bool ok = false;
+  Secret device_code;
+  std::string user_code;         // printable, bounded
+  std::string verification_uri;  // printable, bounded
+  long interval = 5;
+  long expires_in = 900;
+};
+DeviceAuthorization ParseDeviceAuthorization(const TokenResponse& response);
+
 // POSTs an application/x-www-form-urlencoded body to url; the fields
 // contain secrets and are wiped by the caller. Failure: no answer at all.
 using TokenHttpPost = std::function<Result<TokenResponse>(const std::string& url, const Secret& form)>;

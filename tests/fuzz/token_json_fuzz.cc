@@ -1,5 +1,5 @@
-// OAuth JSON: token stores as read from disk, and token-endpoint answers
-// (success, errors, device-flow polling). Any bytes: no crash, no
+// OAuth JSON: token stores as read from disk, token-endpoint answers
+// (success, errors, device-flow polling) and device authorizations. Any bytes: no crash, no
 // exception; an answer is "ok" only with an access token; the error text
 // that reaches logs and bounces is printable and bounded.
 #include <cstdint>
@@ -32,6 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckPrintable(a.error, 100 + 3);  // Printable adds "..." when it cuts
     CheckPrintable(a.description, 300 + 3);
     CheckPrintable(a.Said(), 420);
+    authrelay::DeviceAuthorization d = authrelay::ParseDeviceAuthorization({status, text});
+    if (d.ok && (status != 200 || d.device_code.empty() || d.user_code.empty())) __builtin_trap();
+    if (d.interval < 1 || d.interval > 60 || d.expires_in < 30 || d.expires_in > 3600) __builtin_trap();
+    CheckPrintable(d.user_code, 40 + 3);
+    CheckPrintable(d.verification_uri, 200 + 3);
   }
   return 0;
 }

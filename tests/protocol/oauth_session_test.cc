@@ -78,6 +78,20 @@ ScriptedServer& RefuseToken(ScriptedServer& s) {
       .Expect("").Send("535-5.7.8 Username and Password not accepted.").Send("535 5.7.8 BadCredentials");
 }
 
+// Runs a delivery against s, which refuses the token for good: deferred
+// with the server's 4.7.8 after exactly one token request, client hung up.
+void ExpectDeferredAfterOneRefresh(ScriptedServer& s, StoreFixture& store) {
+  s.Start();
+  Client c;
+  store.Use(c);
+  AttemptResult r = c.Run(s.port());
+  BOOST_CHECK(!r.delivered);
+  BOOST_REQUIRE(r.failure);
+  BOOST_CHECK_EQUAL(r.failure->dsn(), "4.7.8");
+  BOOST_CHECK_EQUAL(store.requests, 1);
+  BOOST_CHECK_EQUAL(s.Finish(), "");
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(oauth_session)
@@ -152,15 +166,7 @@ BOOST_AUTO_TEST_CASE(a_renewed_token_refused_again_is_not_retried_a_third_time) 
                               .Expect(XOAuth2Line("at-cached")))
                   .Expect(XOAuth2Line("at-renewed-1")))
       .ExpectClosed();
-  s.Start();
-  Client c;
-  store.Use(c);
-  AttemptResult r = c.Run(s.port());
-  BOOST_CHECK(!r.delivered);
-  BOOST_REQUIRE(r.failure);
-  BOOST_CHECK_EQUAL(r.failure->dsn(), "4.7.8");
-  BOOST_CHECK_EQUAL(store.requests, 1);
-  BOOST_CHECK_EQUAL(s.Finish(), "");
+  ExpectDeferredAfterOneRefresh(s, store);
 }
 
 BOOST_AUTO_TEST_CASE(a_token_issued_for_this_delivery_is_not_refreshed_again_when_refused) {
@@ -171,15 +177,7 @@ BOOST_AUTO_TEST_CASE(a_token_issued_for_this_delivery_is_not_refreshed_again_whe
   RefuseToken(UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
                   .Expect(XOAuth2Line("at-renewed-1")))
       .ExpectClosed();
-  s.Start();
-  Client c;
-  store.Use(c);
-  AttemptResult r = c.Run(s.port());
-  BOOST_CHECK(!r.delivered);
-  BOOST_REQUIRE(r.failure);
-  BOOST_CHECK_EQUAL(r.failure->dsn(), "4.7.8");
-  BOOST_CHECK_EQUAL(store.requests, 1);
-  BOOST_CHECK_EQUAL(s.Finish(), "");
+  ExpectDeferredAfterOneRefresh(s, store);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
