@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/list.h"
 #include "core/result.h"
 
 namespace authrelay {
@@ -56,8 +57,5 @@ class MainCf {
   std::string ExpandDepth(std::string_view text, int depth, std::size_t& budget) const;
   std::map<std::string, std::string, std::less<>> explicit_;
 };
-
-// Splits a Postfix list value at commas and whitespace, dropping empties.
-std::vector<std::string> SplitList(std::string_view value);
 
 }  // namespace authrelay

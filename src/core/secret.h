@@ -2,12 +2,17 @@
 // destruction. The only way to read it is Reveal(), which is easy to grep for.
 #pragma once
 
-#include <openssl/crypto.h>
+#include <string.h>
 
 #include <string>
 #include <utility>
 
 namespace authrelay {
+
+// Overwrites len bytes at p with zeros in a way the compiler may not drop.
+// For the few buffers a library call needs as plain bytes (a Cyrus secret,
+// an SMTP command line carrying a credential).
+inline void WipeBytes(void* p, std::size_t len) { explicit_bzero(p, len); }
 
 class Secret {
  public:
@@ -32,7 +37,7 @@ class Secret {
 
  private:
   void Wipe() {
-    if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
+    if (!value_.empty()) explicit_bzero(value_.data(), value_.size());
     value_.clear();
   }
   std::string value_;

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <set>
 
-#include "config/main_cf.h"
+#include "core/list.h"
 #include "core/sanitize.h"
 
 namespace authrelay {

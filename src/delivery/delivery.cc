@@ -20,7 +20,7 @@
 #include "net/connection.h"
 #include "net/dns.h"
 #include "oauth/http_client.h"
-#include "sasl/oauth_client.h"
+#include "delivery/sasl_factory.h"
 
 namespace authrelay {
 
@@ -138,11 +138,11 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       SessionPolicy policy = s.session;
       policy.tls_level = level;
       policy.wrappermode = ImplicitTls(s, hop);
-      policy.credentials = creds ? &*creds : nullptr;
+      if (creds) policy.sasl_username = creds->username;
       policy.dry_run = dry_run;
       policy.trace = trace;
-      if (policy.credentials) {
-        policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
+      if (creds) {
+        policy.sasl_factory = MakeSaslFactory(*creds, ep.host, ep.port, s.oauth_refresh_window,
                                               MakeCurlPost(s.ca_file, s.ca_path, 30));
       }
       Session session(conn, ep.HostAddr(), ep.port, policy);

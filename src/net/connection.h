@@ -13,7 +13,7 @@
 #include "core/deadline.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
-#include "net/transport.h"
+#include "core/transport.h"
 #include "tls/tls_client.h"
 
 namespace authrelay {

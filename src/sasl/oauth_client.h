@@ -1,6 +1,6 @@
 // XOAUTH2 (Google, Microsoft 365) and OAUTHBEARER (RFC 7628), built in:
 // Cyrus SASL has no client plugin for either. Used when the credentials
-// name an OAuth token store (credmap/credentials.h).
+// name an OAuth token store (made by delivery/sasl_factory.h).
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,6 @@
 #include <string>
 
 #include "core/secret.h"
-#include "credmap/credentials.h"
-#include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
 
 namespace authrelay {
@@ -44,15 +42,5 @@ class OAuthSaslClient final : public SaslClient {
   std::string mechanism_;
   std::string last_error_;
 };
-
-// The SASL client for one server and one set of credentials: Cyrus for a
-// password; for an OAuth token store, an access token from it (refreshed at
-// most once across concurrent deliveries) spoken as XOAUTH2/OAUTHBEARER.
-// When the session asks to renew (the server refused a cached token), the
-// refused token is named so the store is refreshed unless another delivery
-// already has. creds must outlive the factory.
-using SaslFactory = std::function<Result<std::unique_ptr<SaslClient>>(unsigned flags, bool renew)>;
-SaslFactory MakeSaslFactory(const Credentials& creds, std::string host, std::uint16_t port,
-                            long oauth_refresh_window, TokenHttpPost post);
 
 }  // namespace authrelay

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "config/main_cf.h"
+#include "core/list.h"
 #include "core/sanitize.h"
 
 namespace authrelay {
@@ -154,7 +154,7 @@ class CyrusSaslClient final : public SaslClient {
   }
   ~CyrusSaslClient() override {
     if (conn_) sasl_dispose(&conn_);
-    OPENSSL_cleanse(secret_buf_.data(), secret_buf_.size());
+    WipeBytes(secret_buf_.data(), secret_buf_.size());
   }
   CyrusSaslClient(const CyrusSaslClient&) = delete;
   CyrusSaslClient& operator=(const CyrusSaslClient&) = delete;

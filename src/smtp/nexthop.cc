@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "config/main_cf.h"
+#include "core/list.h"
 #include "core/sanitize.h"
 
 namespace authrelay {

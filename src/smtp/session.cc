@@ -138,7 +138,6 @@ std::optional<Failure> Session::Ehlo(Deadline overall, AttemptResult& result) {
 }
 
 std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& result) {
-  const Credentials& cred = *policy_.credentials;
   const TlsInfo* tls = transport_.tls();
   result.offered_mechanisms = caps_.auth_mechanisms;
   if (!tls && !policy_.allow_plaintext_auth) {
@@ -191,13 +190,13 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     Reply refusal;
     if (auto f = AuthExchange(*client.value(), start.value(), overall, refusal)) return f;
     if (refusal.code == 0) {
-      log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(cred.username, 200) +
+      log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(*policy_.sasl_username, 200) +
                 " with mechanism " + start.value().mechanism);
       return std::nullopt;
     }
     bool credentials_refused = refusal.code == 535 || refusal.dsn == "5.7.8" || refusal.dsn == "4.7.8";
     if (!renew && credentials_refused && client.value()->MayRenewCredentials()) {
-      log::Info("server " + server_ + " refused the OAuth access token for " + Printable(cred.username, 200) +
+      log::Info("server " + server_ + " refused the OAuth access token for " + Printable(*policy_.sasl_username, 200) +
                 " (" + refusal.Text() + "); getting a new one and trying once more");
       continue;
     }
@@ -226,7 +225,7 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   }
   {
     Secret line(command + "\r\n");
-    OPENSSL_cleanse(command.data(), command.size());
+    WipeBytes(command.data(), command.size());
     IoStatus s = transport_.Write(line.Reveal(), d);
     if (s != IoStatus::kOk) return IoFailure(s, kAuth);
   }
@@ -259,7 +258,7 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       response = std::move(step).value();
     }
     Secret encoded(Base64Encode(response));
-    OPENSSL_cleanse(response.data(), response.size());
+    WipeBytes(response.data(), response.size());
     if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
   }
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");
@@ -348,7 +347,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     }
   }
 
-  if (policy_.credentials) {
+  if (policy_.sasl_username) {
     if (caps_.auth) {
       if (auto f = Authenticate(overall, result)) return fail_early(*f);
     } else {

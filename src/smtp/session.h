@@ -17,12 +17,11 @@
 
 #include "core/deadline.h"
 #include "core/result.h"
-#include "credmap/credentials.h"
-#include "net/transport.h"
+#include "core/tls_level.h"
+#include "core/transport.h"
 #include "sasl/sasl_client.h"
 #include "smtp/ehlo.h"
 #include "smtp/reply.h"
-#include "tls/tls_client.h"
 
 namespace authrelay {
 
@@ -36,7 +35,7 @@ struct SessionPolicy {
   std::size_t line_length_limit = 998;
   std::size_t reply_line_limit = 2048;  // Postfix's line_length_limit for replies
 
-  const Credentials* credentials = nullptr;  // null: no AUTH
+  std::optional<std::string> sasl_username;  // nullopt: no AUTH; else names the login in logs
   std::string mechanism_filter;              // smtp_sasl_mechanism_filter
   std::string sasl_options_plain = "noplaintext, noanonymous";
   std::string sasl_options_tls = "noplaintext, noanonymous";

@@ -11,17 +11,11 @@
 #include <vector>
 
 #include "core/result.h"
-#include "net/transport.h"
+#include "core/tls_level.h"
+#include "core/transport.h"
 #include "tls/session_cache.h"
 
 namespace authrelay {
-
-enum class TlsLevel { kNone, kMay, kEncrypt, kFingerprint, kVerify, kSecure };
-
-std::optional<TlsLevel> ParseTlsLevel(std::string_view name);
-const char* TlsLevelName(TlsLevel level);
-inline bool TlsRequired(TlsLevel l) { return l >= TlsLevel::kEncrypt; }
-inline bool TlsVerifies(TlsLevel l) { return l >= TlsLevel::kFingerprint; }
 
 struct TlsPolicy {
   TlsLevel level = TlsLevel::kMay;

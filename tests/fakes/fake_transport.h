@@ -4,7 +4,7 @@
 #include <deque>
 #include <string>
 
-#include "net/transport.h"
+#include "core/transport.h"
 #include "smtp/session.h"
 
 namespace authrelay::testing {

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/base64.h"
+#include "delivery/sasl_factory.h"
 #include "oauth/token_store.h"
 #include "protocol/test_client.h"
 #include "sasl/oauth_client.h"

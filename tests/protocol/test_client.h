@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "credmap/credentials.h"
 #include "fakes/fake_transport.h"
 #include "log/log.h"
 #include "net/connection.h"
@@ -84,7 +85,8 @@ struct Client {
 
   AttemptResult Run(int port, bool with_creds = true, std::string message = "Subject: t\n\nhello\n") {
     policy.tls_level = tls.level;
-    policy.credentials = with_creds ? &creds : nullptr;
+    policy.sasl_username.reset();
+    if (with_creds) policy.sasl_username = creds.username;
     const Credentials* c = &creds;
     if (!policy.sasl_factory) {
       policy.sasl_factory = [c](unsigned flags, bool) { return NewCyrusSaslClient("mx.test", c->username, c->password, flags); };

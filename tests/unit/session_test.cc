@@ -2,6 +2,7 @@
 // classified and worded as smtp(8) does.
 #include <boost/test/unit_test.hpp>
 
+#include "credmap/credentials.h"
 #include "fakes/fake_transport.h"
 #include "smtp/session.h"
 
@@ -94,7 +95,7 @@ BOOST_AUTO_TEST_CASE(unverified_certificate_stops_before_auth) {
   Credentials c;
   c.username = "u";
   c.password = Secret("p");
-  policy.credentials = &c;
+  policy.sasl_username = c.username;
   Script({"220 mx", "250-mx", "250 STARTTLS", "220 go ahead"});
   AttemptResult r = Run();
   BOOST_REQUIRE(r.failure);
@@ -108,7 +109,7 @@ BOOST_AUTO_TEST_CASE(credentials_never_cross_plaintext) {
   Credentials c;
   c.username = "u";
   c.password = Secret("p");
-  policy.credentials = &c;
+  policy.sasl_username = c.username;
   bool factory_called = false;
   policy.sasl_factory = [&](unsigned, bool) -> Result<std::unique_ptr<SaslClient>> {
     factory_called = true;

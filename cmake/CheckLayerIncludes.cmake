@@ -1,0 +1,35 @@
+# cmake -DTABLE=<layers-table.cmake> -DSRC=<src dir> -P CheckLayerIncludes.cmake
+cmake_minimum_required(VERSION 3.20)
+# Fails, listing every offending line, if a file of src/<layer>/ includes a
+# folder or a policed third-party header its layer may not see (see
+# cmake/Layers.cmake for the rule).
+include(${TABLE})
+set(errors "")
+foreach(l IN LISTS AUTHRELAY_LAYERS)
+  file(GLOB files ${SRC}/${l}/*.cc ${SRC}/${l}/*.h)
+  foreach(f IN LISTS files)
+    file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<]")
+    file(RELATIVE_PATH rel ${SRC} ${f})
+    foreach(line IN LISTS lines)
+      if(line MATCHES "#[ \t]*include[ \t]*\"([a-z_]+)/")
+        set(dir ${CMAKE_MATCH_1})
+        if(dir IN_LIST AUTHRELAY_LAYERS AND NOT dir IN_LIST AUTHRELAY_LAYER_${l}_VISIBLE)
+          string(APPEND errors "  src/${rel}: ${line}   (layer ${l} may see: ${AUTHRELAY_LAYER_${l}_VISIBLE})\n")
+        endif()
+      elseif(line MATCHES "#[ \t]*include[ \t]*<([^>]+)>")
+        set(h ${CMAKE_MATCH_1})
+        foreach(p IN LISTS AUTHRELAY_POLICED_HEADERS)
+          string(FIND "${h}" "${p}" at)
+          if(at EQUAL 0 AND NOT p IN_LIST AUTHRELAY_LAYER_${l}_EXT)
+            string(APPEND errors "  src/${rel}: ${line}   (layer ${l} does not declare ${p})\n")
+          endif()
+        endforeach()
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(errors)
+  message(FATAL_ERROR "includes across layers that the layer graph does not allow:\n${errors}"
+                      "Declare the dependency in CMakeLists.txt (authrelay_layer) if it belongs "
+                      "there, or move the shared piece to a lower layer.")
+endif()
