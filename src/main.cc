@@ -31,9 +31,9 @@ int main(int argc, char** argv) {
     report = authrelay::Deliver(options.value(), message);
   } catch (const std::exception&) {
     // Our bug must defer the mail, never bounce it.
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail};
+    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   } catch (...) {
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail};
+    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);

@@ -13,6 +13,32 @@
 
 namespace authrelay {
 
+// What went wrong, for code to act on: remedies, --check and the report
+// decide on this and on the server's reply, never on the wording of a
+// message (docs/DESIGN.md §6). Add a cause when some code needs to tell
+// this failure apart; most failures need none.
+enum class Cause {
+  kUnclassified,
+  kServerReply,           // a server's reply decided it: server_reply() holds it
+  kAuthRejected,          // the server refused our credentials (AUTH non-2xx)
+  kNoSaslMechanism,       // no AUTH mechanism both offered and allowed
+  kTlsHandshake,          // the TLS handshake itself failed
+  kTlsNotVerified,        // the certificate did not verify for the policy
+  kTlsNotOffered,         // TLS required, STARTTLS not offered
+  kTlsTrustUnreadable,    // CA file/directory unusable
+  kNoGreeting,            // timed out waiting for the 220 greeting
+  kConnectRefused,        // TCP connect got ECONNREFUSED
+  kTableUnreadable,       // a lookup table could not be opened or read
+};
+
+// A server reply as received (sanitised): kept so remedies can match the
+// provider's own status codes instead of our sentence around them.
+struct ServerReply {
+  int code = 0;      // 535
+  std::string dsn;   // "5.7.8" (X.0.0 when the server sent none)
+  std::string text;  // the lines joined, each with its code
+};
+
 class Failure {
  public:
   Failure(std::string dsn, std::string public_text, std::string log_detail = {})
@@ -22,9 +48,31 @@ class Failure {
   const std::string& dsn() const { return dsn_; }
   // Safe for Postfix's bounce and the status line.
   const std::string& text() const { return text_; }
-  // For the log only: may name paths and maps, never secrets.
-  const std::string& detail() const { return detail_; }
+  // For the log only: may name paths and maps, never secrets. With the
+  // local fix appended in parentheses when one is known ("... (chmod 600
+  // it)"), which is how every log line shows it.
+  std::string detail() const { return fix_.empty() ? detail_ : detail_ + " (" + fix_ + ")"; }
+  // The detail without the fix, and the fix alone ("" if none): for
+  // output that shows them apart (--check).
+  const std::string& bare_detail() const { return detail_; }
+  const std::string& fix() const { return fix_; }
+  Cause cause() const { return cause_; }
+  // The server's reply behind this failure; code 0 when none.
+  const ServerReply& server_reply() const { return reply_; }
+
   bool permanent() const { return !dsn_.empty() && dsn_[0] == '5'; }
+
+  Failure& WithCause(Cause cause) & { cause_ = cause; return *this; }
+  Failure&& WithCause(Cause cause) && { cause_ = cause; return std::move(*this); }
+  // The fix the code that saw the cause knows (a command, a setting).
+  Failure&& WithFix(std::string fix) && { fix_ = std::move(fix); return std::move(*this); }
+  // The server reply that decided this failure; sets the cause to
+  // kServerReply unless a more specific one is given.
+  Failure&& WithReply(ServerReply reply, Cause cause = Cause::kServerReply) && {
+    reply_ = std::move(reply);
+    cause_ = cause;
+    return std::move(*this);
+  }
 
   // Returns a copy whose class digit is 4 (used for soft bounce).
   Failure Softened() const {
@@ -37,6 +85,18 @@ class Failure {
   std::string dsn_;
   std::string text_;
   std::string detail_;
+  std::string fix_;
+  Cause cause_ = Cause::kUnclassified;
+  ServerReply reply_;
+};
+
+// A warning worth a line in the log and in --check: what is wrong and, apart,
+// how to fix it.
+struct Notice {
+  std::string what;
+  std::string fix;  // "" if none
+  // "what (fix)": the form the log shows.
+  std::string Line() const { return fix.empty() ? what : what + " (" + fix + ")"; }
 };
 
 // A configuration mistake (main.cf, argv, a map entry): deferred, never

@@ -109,8 +109,8 @@ class DbTable final : public LookupTable {
     int rc = db->open(db.get(), nullptr, path_.c_str(), nullptr, btree_ ? DB_BTREE : DB_HASH, DB_RDONLY, 0);
     if (rc != 0) {
       return TableReadFailure(spec_, "cannot open " + path_ + " as a " + (btree_ ? "btree" : "hash") +
-                                         " database: " + db_strerror(rc) +
-                                         " (rebuild it with: postmap " + spec_ + ")");
+                                         " database: " + db_strerror(rc),
+                              "rebuild it with: postmap " + spec_);
     }
     return fn(db.get());
   }

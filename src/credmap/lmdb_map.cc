@@ -129,8 +129,8 @@ class LmdbTable final : public LookupTable {
     mdb_env_set_mapsize(env.get(), map_size);
     int rc = mdb_env_open(env.get(), path_.c_str(), MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY, 0644);
     if (rc != 0) {
-      return TableReadFailure(spec_, "cannot open " + path_ + " as an LMDB database: " + mdb_strerror(rc) +
-                                         " (rebuild it with: postmap " + spec_ + ")");
+      return TableReadFailure(spec_, "cannot open " + path_ + " as an LMDB database: " + mdb_strerror(rc),
+                              "rebuild it with: postmap " + spec_);
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
       MDB_txn* txn_raw = nullptr;

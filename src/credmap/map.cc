@@ -33,7 +33,7 @@ std::string TableFilePath(std::string_view type, std::string_view name) {
   return std::string(name);
 }
 
-Failure TableReadFailure(std::string_view spec, const std::string& detail) {
+Failure TableReadFailure(std::string_view spec, const std::string& detail, std::string fix) {
   // The status line may reach a bounce: name the table type and file name,
   // not the directory.
   std::string shown(spec);
@@ -42,10 +42,12 @@ Failure TableReadFailure(std::string_view spec, const std::string& detail) {
   if (colon != std::string::npos && slash != std::string::npos && slash > colon) {
     shown = shown.substr(0, colon + 1) + shown.substr(slash + 1);
   }
-  return Failure("4.3.0", "local data error: cannot read lookup table " + Printable(shown, 80), detail);
+  return Failure("4.3.0", "local data error: cannot read lookup table " + Printable(shown, 80), detail)
+      .WithCause(Cause::kTableUnreadable)
+      .WithFix(std::move(fix));
 }
 
-Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<std::string>* warnings) {
+Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<Notice>* warnings) {
   auto colon = spec.find(':');
   if (colon == std::string_view::npos || colon == 0) {
     return Failure("4.3.5", "mail system configuration error: lookup table without a type",
@@ -67,28 +69,28 @@ Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vecto
   struct stat st{};
   if (stat(path.c_str(), &st) != 0) {
     int err = errno;
-    std::string fix = err == ENOENT ? (type == "texthash" ? " (create it)" : " (run: postmap " + std::string(spec) + ")")
-                      : err == EACCES ? " (make it and its directory readable by this user, e.g. chgrp the pipe user's group and chmod 640)"
+    std::string fix = err == ENOENT ? (type == "texthash" ? "create it" : "run: postmap " + std::string(spec))
+                      : err == EACCES ? "make it and its directory readable by this user, e.g. chgrp the pipe user's group and chmod 640"
                                       : "";
-    return TableReadFailure(spec, "cannot open " + path + ": " + std::strerror(err) + fix);
+    return TableReadFailure(spec, "cannot open " + path + ": " + std::strerror(err), std::move(fix));
   }
   if (access(path.c_str(), R_OK) != 0) {
-    return TableReadFailure(spec, "cannot read " + path + " as " + RunningUser() +
-                                      ": permission denied (pipe(8) runs authrelay with only the user= account's "
-                                      "primary group: chgrp that group " + path + "; chmod 640 " + path + ")");
+    return TableReadFailure(spec, "cannot read " + path + " as " + RunningUser() + ": permission denied",
+                            "pipe(8) runs authrelay with only the user= account's primary group: chgrp that group " +
+                                path + "; chmod 640 " + path);
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return TableReadFailure(spec, "refusing " + path + ": it is group- or world-writable (chmod go-w " + path + ")");
+    return TableReadFailure(spec, "refusing " + path + ": it is group- or world-writable", "chmod go-w " + path);
   }
   if (warnings) {
     if (st.st_mode & S_IROTH) {
-      warnings->push_back("lookup table " + path + " is world-readable and may hold passwords (chmod o-r " + path + ")");
+      warnings->push_back({"lookup table " + path + " is world-readable and may hold passwords", "chmod o-r " + path});
     }
     if (type != "texthash") {
       struct stat src{};
       if (stat(name.c_str(), &src) == 0 && src.st_mtime > st.st_mtime + 100) {
-        warnings->push_back("database " + path + " is older than source file " + name + " (run: postmap " +
-                            std::string(spec) + ")");
+        warnings->push_back({"database " + path + " is older than source file " + name,
+                             "run: postmap " + std::string(spec)});
       }
     }
   }
@@ -99,7 +101,7 @@ Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vecto
 }
 
 Result<TableList> TableList::Open(std::string_view parameter_name, std::string_view value,
-                                  std::vector<std::string>* warnings) {
+                                  std::vector<Notice>* warnings) {
   TableList list;
   list.parameter_ = std::string(parameter_name);
   for (const std::string& spec : SplitList(value)) {

@@ -50,13 +50,13 @@ std::string TableFilePath(std::string_view type, std::string_view name);
 // Opens one table. Checks existence and permissions now (so --check can
 // report them); warnings (world-readable, older than source) are appended.
 // Unsupported types defer with a message naming the type.
-Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<std::string>* warnings);
+Result<std::unique_ptr<LookupTable>> OpenTable(std::string_view spec, std::vector<Notice>* warnings);
 
 // Several tables in one parameter value, asked in order for each key.
 class TableList {
  public:
   static Result<TableList> Open(std::string_view parameter_name, std::string_view value,
-                                std::vector<std::string>* warnings);
+                                std::vector<Notice>* warnings);
   // For tests and callers that build tables themselves.
   static TableList Of(std::string parameter_name, std::vector<std::unique_ptr<LookupTable>> tables) {
     TableList l;
@@ -95,8 +95,9 @@ std::unique_ptr<LookupTable> MakeDbTable(std::string spec, std::string path, boo
 std::unique_ptr<LookupTable> MakeLmdbTable(std::string spec, std::string path);
 std::unique_ptr<LookupTable> MakeTexthashTable(std::string spec, std::string path);
 
-// The public, path-free text for a failed table read.
-Failure TableReadFailure(std::string_view spec, const std::string& detail);
+// The public, path-free text for a failed table read; fix: how to mend it
+// ("" if unknown), kept apart from the detail for --check.
+Failure TableReadFailure(std::string_view spec, const std::string& detail, std::string fix = {});
 
 // Parses postmap source text (key whitespace value; '#' comments; leading
 // whitespace continues a line; "quoted keys"). First duplicate wins. Keys

@@ -36,12 +36,10 @@ struct HopReport {
   std::string username;
 };
 
-// Map messages end in " (how to fix it)": split that off for the fix line.
-std::pair<std::string, std::string> SplitFix(const std::string& message) {
-  auto paren = message.rfind(" (");
-  if (paren == std::string::npos || message.back() != ')') return {message, ""};
-  return {message.substr(0, paren), message.substr(paren + 2, message.size() - paren - 3)};
-}
+// What a failure says went wrong, for the problem line: the log detail
+// (without its fix, which --check prints on a line of its own), else the
+// public text.
+std::string What(const Failure& f) { return f.bare_detail().empty() ? f.text() : f.bare_detail(); }
 
 class Checker {
  public:
@@ -113,15 +111,11 @@ class Checker {
            "set smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd");
       return;
     }
-    std::vector<std::string> warnings;
+    std::vector<Notice> warnings;
     auto t = TableList::Open("smtp_sasl_password_maps", s_.password_maps, &warnings);
-    for (const auto& w : warnings) {
-      auto [what, fix] = SplitFix(w);
-      Warn(what, fix);
-    }
+    for (auto& w : warnings) Warn(std::move(w.what), std::move(w.fix));
     if (!t.ok()) {
-      auto [what, fix] = SplitFix(t.failure().detail().empty() ? t.failure().text() : t.failure().detail());
-      Error(what, fix);
+      Error(What(t.failure()), t.failure().fix());
       return;
     }
     tables_ = std::move(t).value();
@@ -150,8 +144,7 @@ class Checker {
       if (owner == 0 && stat(path.c_str(), &st) == 0 && st.st_uid != 0) owner = st.st_uid;
       auto store = ReadTokenStore(path, owner);
       if (!store.ok()) {
-        auto [what, fix] = SplitFix(store.failure().detail());
-        Error(what + ": deliveries for it would defer", fix);
+        Error(store.failure().bare_detail() + ": deliveries for it would defer", store.failure().fix());
         continue;
       }
       const TokenStore& t = store.value();

@@ -61,9 +61,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
   out.port = hops.value().front().port;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
-    std::vector<std::string> warnings;
+    std::vector<Notice> warnings;
     auto t = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
-    for (const auto& w : warnings) log::Warning(w);
+    for (const auto& w : warnings) log::Warning(w.Line());
     if (!t.ok()) {
       out.failure = t.failure();
       return out;
@@ -255,7 +255,7 @@ Report Deliver(const Options& o, MessageSource& message) {
     return SuccessReport(out.reply);
   }
   Report rep = FailureReport(*out.failure, s.soft_bounce);
-  std::string dsn = rep.line.substr(0, rep.line.find(' '));
+  const std::string& dsn = rep.dsn;
   if (!out.failure->detail().empty()) log::Info("detail: " + out.failure->detail());
   if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) log::Info("fix: " + fix);
   report_all(out.relay, dsn, rep.exit_code == kExitBounce ? "bounced" : "deferred", out.failure->text());
@@ -271,9 +271,9 @@ int RunLookup(const Options& o, const Context& ctx) {
     std::cout << FailureReport(hops.failure()).line << "\n" << hops.failure().detail() << "\n";
     return kExitTempFail;
   }
-  std::vector<std::string> warnings;
+  std::vector<Notice> warnings;
   auto tables = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
-  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  for (const auto& w : warnings) std::cerr << "warning: " << w.Line() << "\n";
   if (!tables.ok()) {
     std::cout << FailureReport(tables.failure()).line << "\n" << tables.failure().detail() << "\n";
     return kExitTempFail;

@@ -14,6 +14,7 @@ Report FailureReport(const Failure& failure, bool soft_bounce) {
   std::string text = Printable(failure.text().empty() ? "delivery failed" : failure.text(), 900);
   Report r;
   r.line = dsn + " " + text;
+  r.dsn = dsn;
   r.exit_code = dsn[0] == '5' ? kExitBounce : kExitTempFail;
   return r;
 }
@@ -21,6 +22,7 @@ Report FailureReport(const Failure& failure, bool soft_bounce) {
 Report SuccessReport(const std::string& server_reply) {
   Report r;
   r.line = Printable(server_reply, 900);
+  r.dsn = "2.0.0";
   r.exit_code = kExitOk;
   return r;
 }

@@ -12,6 +12,7 @@ namespace authrelay {
 struct Report {
   std::string line;  // without newline; main prints it + '\n'
   int exit_code = 75;
+  std::string dsn;  // the status leading the line ("2.0.0" on success)
 };
 
 inline constexpr int kExitOk = 0;

@@ -64,8 +64,9 @@ Result<std::vector<Endpoint>> ResolveHost(const std::string& host, std::uint16_t
 }
 
 Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline, const std::string& bind_address) {
-  auto fail = [&](const std::string& why) {
-    return Failure("4.4.1", "connect to " + ep.Name() + ": " + why);
+  auto fail = [&](const std::string& why, int err = 0) {
+    return Failure("4.4.1", "connect to " + ep.Name() + ": " + why)
+        .WithCause(err == ECONNREFUSED ? Cause::kConnectRefused : Cause::kUnclassified);
   };
   UniqueFd fd(socket(ep.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return fail(std::strerror(errno));
@@ -91,7 +92,7 @@ Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline, const std::str
     }
   }
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&ep.sa), ep.sa_len) != 0) {
-    if (errno != EINPROGRESS) return fail(std::strerror(errno));
+    if (errno != EINPROGRESS) return fail(std::strerror(errno), errno);
     pollfd p{fd.get(), POLLOUT, 0};
     int rc;
     do {
@@ -102,7 +103,7 @@ Result<UniqueFd> ConnectTo(const Endpoint& ep, Deadline deadline, const std::str
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return fail(std::strerror(err));
+    if (err != 0) return fail(std::strerror(err), err);
   }
   return fd;
 }

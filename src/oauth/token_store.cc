@@ -25,18 +25,18 @@ namespace {
 
 namespace pt = boost::property_tree;
 
-Failure StoreFailure(const std::string& path, const std::string& why) {
-  return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why);
+Failure StoreFailure(const std::string& path, const std::string& why, std::string fix = {}) {
+  return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why).WithFix(std::move(fix));
 }
 
-std::string Why(const struct stat& st, uid_t owner) {
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
+Notice Why(const struct stat& st, uid_t owner) {
+  if (!S_ISREG(st.st_mode)) return {"not a regular file", ""};
   if (st.st_uid != owner) {
-    return "owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(owner) +
-           " (the pipe user; chown it)";
+    return {"owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(owner),
+            "the pipe user; chown it"};
   }
-  if (st.st_mode & 077) return "readable or writable by others (chmod 600 it)";
-  return "";
+  if (st.st_mode & 077) return {"readable or writable by others", "chmod 600 it"};
+  return {};
 }
 
 // A top-level number; 0 when absent or not a number. (A JSON string
@@ -78,7 +78,7 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   std::string form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
   if (!store.client_secret.empty()) form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
   if (store.grant_type == "refresh_token") {
-    if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token (enrol the account again)");
+    if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
     form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
   } else if (store.grant_type != "client_credentials") {
     return StoreFailure(store.path, "grant_type must be refresh_token or client_credentials");
@@ -213,7 +213,7 @@ Result<TokenStore> ReadTokenStore(const std::string& path, uid_t owner) {
   if (fd.get() < 0) return StoreFailure(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st{};
   if (fstat(fd.get(), &st) != 0) return StoreFailure(path, std::strerror(errno));
-  if (std::string why = Why(st, owner); !why.empty()) return StoreFailure(path, why);
+  if (Notice why = Why(st, owner); !why.what.empty()) return StoreFailure(path, why.what, why.fix);
   if (st.st_size > 1 << 20) return StoreFailure(path, "larger than 1 MB");
   std::string text(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t got = 0;

@@ -216,7 +216,8 @@ class CyrusSaslClient final : public SaslClient {
       if (const char* d = sasl_errdetail(conn_)) detail += " (" + Printable(d, 200) + ")";
     }
     return Failure(rc == SASL_NOMECH ? "4.7.0" : "4.7.0", rc == SASL_NOMECH ? "no mechanism available" : "SASL client error",
-                   detail);
+                   detail)
+        .WithCause(rc == SASL_NOMECH ? Cause::kNoSaslMechanism : Cause::kUnclassified);
   }
 
   static int GetSimple(void* context, int id, const char** result, unsigned* len) noexcept {

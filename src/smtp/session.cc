@@ -35,6 +35,10 @@ std::string WithClass(const std::string& dsn, char cls) {
   return d;
 }
 
+// The reply a failure stems from, for remedies that match the provider's
+// status codes.
+ServerReply Replied(const Reply& r) { return {r.code, r.dsn, r.Text()}; }
+
 }  // namespace
 
 Session::Session(Transport& transport, std::string server_name, std::uint16_t port, const SessionPolicy& policy)
@@ -47,13 +51,15 @@ Deadline Session::Stage(long seconds, Deadline overall) const {
 Failure Session::IoFailure(IoStatus s, const char* stage) const {
   std::string why = transport_.last_error();
   if (s == IoStatus::kTimeout) {
-    return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage);
+    return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage)
+        .WithCause(stage == kGreeting ? Cause::kNoGreeting : Cause::kUnclassified);
   }
   return Failure("4.4.2", "lost connection with " + server_ + " while " + stage, why);
 }
 
 Failure Session::Said(const Reply& reply, const char* in_reply_to) const {
-  return Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")");
+  return Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")")
+      .WithReply(Replied(reply));
 }
 
 std::optional<Failure> Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
@@ -93,14 +99,15 @@ std::optional<Failure> Session::TlsHandshake(Deadline overall) {
   }
   if (f == TlsFailure::kHandshake) {
     log::Warning("TLS handshake with " + server_ + ":" + std::to_string(port_) + " failed: " + transport_.last_error());
-    return Failure("4.7.5", "Cannot start TLS: handshake failure", transport_.last_error());
+    return Failure("4.7.5", "Cannot start TLS: handshake failure", transport_.last_error())
+        .WithCause(Cause::kTlsHandshake);
   }
   const TlsInfo* info = transport_.tls();
   if (f == TlsFailure::kNotVerified) {
     log::Warning("server certificate verification failed for " + server_ + ":" + std::to_string(port_) + ": " +
                  (info ? Printable(info->verify_error, 200) + ", certificate subject CN=" + info->peer_subject : "") +
                  " (check the next hop name, smtp_tls_CAfile and smtp_tls_security_level)");
-    return Failure("4.7.5", "Server certificate not verified");
+    return Failure("4.7.5", "Server certificate not verified").WithCause(Cause::kTlsNotVerified);
   }
   if (info) {
     if (info->resumed) log::Debug(server_ + ":" + std::to_string(port_) + ": Reusing old session");
@@ -123,13 +130,15 @@ std::optional<Failure> Session::Ehlo(Deadline overall, AttemptResult& result) {
     return std::nullopt;
   }
   if (r.code == 421) {
-    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text());
+    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text())
+        .WithReply(Replied(r));
   }
   // RFC 5321 §3.2: fall back to HELO.
   if (auto f = Send("HELO " + policy_.helo_name, kHelo, d)) return f;
   if (auto f = Receive(r, kHelo, d)) return f;
   if (r.cls() != 2) {
-    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text());
+    return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text())
+        .WithReply(Replied(r));
   }
   caps_ = Capabilities();
   helo_only_ = true;
@@ -164,7 +173,8 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     log::Warning(server_ + " offered no supported AUTH mechanisms: '" + offered +
                  "' (smtp_sasl_mechanism_filter = " + Printable(policy_.mechanism_filter, 100) + ")");
     return Failure("4.7.0", "SASL authentication failed: server " + server_ +
-                                " offered no compatible authentication mechanisms for this type of connection security");
+                                " offered no compatible authentication mechanisms for this type of connection security")
+        .WithCause(Cause::kNoSaslMechanism);
   }
   // One AUTH exchange; a second only when the server refused an OAuth
   // access token we had not just fetched (revoked or cut short before its
@@ -184,7 +194,8 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
                    " and the installed Cyrus SASL client plugins" + why + " (" + start.failure().detail() +
                    "; e.g. PLAIN and LOGIN need " + parameter + " without noplaintext)");
       return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
-                                  start.failure().text());
+                                  start.failure().text())
+          .WithCause(start.failure().cause());
     }
     result.chosen_mechanism = start.value().mechanism;
     Reply refusal;
@@ -200,7 +211,8 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
                 " (" + refusal.Text() + "); getting a new one and trying once more");
       continue;
     }
-    Failure f(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text());
+    Failure f = Failure(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text())
+                    .WithReply(Replied(refusal), Cause::kAuthRejected);
     return policy_.auth_soft_bounce ? f.Softened() : f;
   }
   return std::nullopt;  // not reached: the second pass always returns
@@ -319,7 +331,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   if (r.cls() != 2) {
     std::string dsn = r.dsn;
     if (r.cls() == 5 && policy_.skip_5xx_greeting) dsn = WithClass(dsn, '4');
-    return fail_early(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()));
+    return fail_early(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()).WithReply(Replied(r)));
   }
   if (auto f = Ehlo(overall, result)) return fail_early(*f);
 
@@ -340,10 +352,12 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
         if (auto f = Ehlo(overall, result)) return fail_early(*f);  // forget pre-TLS capabilities
       } else if (TlsRequired(policy_.tls_level)) {
         return fail_early(Failure(WithClass(r.dsn, '4'), "TLS is required, but host " + server_ +
-                                                             " refused to start TLS: " + r.Text()));
+                                                             " refused to start TLS: " + r.Text())
+                              .WithReply(Replied(r)));
       }
     } else if (TlsRequired(policy_.tls_level)) {
-      return fail_early(Failure("4.7.4", "TLS is required, but was not offered by host " + server_));
+      return fail_early(
+          Failure("4.7.4", "TLS is required, but was not offered by host " + server_).WithCause(Cause::kTlsNotOffered));
     }
   }
 
@@ -446,7 +460,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     if (!all_permanent && refused.size() < env.recipients.size()) {
       text += "; nothing was sent, so the other recipients are deferred too";
     }
-    return abandon(Failure(dsn, text));
+    return abandon(Failure(dsn, text).WithReply(first.server_reply(), first.cause()));
   }
 
   if (policy_.dry_run) {
@@ -463,7 +477,8 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     Quit(overall);
     if (r.cls() == 2) {
       return fail(Failure("4.5.0", "Protocol error: host " + server_ + " said: " + r.Text() +
-                                       " (in reply to DATA command)"));
+                                       " (in reply to DATA command)")
+                      .WithReply(Replied(r)));
     }
     return fail(Said(r, "DATA command"));
   }

@@ -128,7 +128,8 @@ Result<SSL_CTX*> TlsClient::Context() {
       if (!AddLazySystemCas(store, &why)) {
         return Failure("4.7.5", "Cannot start TLS: no trusted CA certificates",
                        "cannot load the system trust store: " + why +
-                           " (install ca-certificates or set smtp_tls_CAfile)");
+                           " (install ca-certificates or set smtp_tls_CAfile)")
+            .WithCause(Cause::kTlsTrustUnreadable);
       }
     } else {
       bool ok = true;
@@ -141,7 +142,8 @@ Result<SSL_CTX*> TlsClient::Context() {
       if (!ok) {
         return Failure("4.7.5", "Cannot start TLS: cannot load CA certificates",
                        "cannot load CA certificates from " + (why.empty() ? (file.empty() ? dir : file) : why) +
-                           " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)");
+                           " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)")
+            .WithCause(Cause::kTlsTrustUnreadable);
       }
     }
   }

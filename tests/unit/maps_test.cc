@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(postmap_files_read_as_postfix_reads_them) {
     for (std::string flags : {"", "-n"}) {
       BOOST_TEST_CONTEXT(type << " " << flags) {
         std::string spec = Postmap(d, type, type + (flags.empty() ? "" : "_n"), flags);
-        std::vector<std::string> warnings;
+        std::vector<Notice> warnings;
         auto t = OpenTable(spec, &warnings);
         BOOST_REQUIRE(t.ok());
         BOOST_TEST(Find(*t.value(), "[smtp.gmail.com]:587").value_or("-") == "alice@gmail.com:app-pass:with:colons");
@@ -166,10 +166,10 @@ BOOST_AUTO_TEST_CASE(writable_maps_refused_readable_warned_stale_warned) {
   BOOST_REQUIRE(!w.ok());
   BOOST_TEST(w.failure().detail().find("writable") != std::string::npos);
   chmod(db.c_str(), 0644);
-  std::vector<std::string> warnings;
+  std::vector<Notice> warnings;
   BOOST_REQUIRE(OpenTable(spec, &warnings).ok());
   BOOST_REQUIRE(warnings.size() == 1u);
-  BOOST_TEST(warnings[0].find("world-readable") != std::string::npos);
+  BOOST_TEST(warnings[0].Line().find("world-readable") != std::string::npos);
   chmod(db.c_str(), 0640);
   // Source newer than the .db by more than 100 s: postmap was forgotten.
   struct timespec times[2] = {{0, UTIME_OMIT}, {time(nullptr) - 1000, 0}};
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(writable_maps_refused_readable_warned_stale_warned) {
   warnings.clear();
   BOOST_REQUIRE(OpenTable(spec, &warnings).ok());
   BOOST_REQUIRE(warnings.size() == 1u);
-  BOOST_TEST(warnings[0].find("older than source") != std::string::npos);
+  BOOST_TEST(warnings[0].Line().find("older than source") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(several_tables_in_one_parameter) {

@@ -22,6 +22,8 @@ BOOST_AUTO_TEST_CASE(status_mapping) {
       Report r = FailureReport(Failure(c.dsn, "text"), c.soft);
       BOOST_TEST(r.line.rfind(c.want_prefix, 0) == 0u);
       BOOST_TEST(r.exit_code == c.exit);
+      // The status the line leads with, for the log, without re-reading it.
+      BOOST_TEST(r.dsn + " " == std::string(c.want_prefix));
     }
   }
 }
@@ -38,6 +40,7 @@ BOOST_AUTO_TEST_CASE(success_carries_the_reply) {
   Report r = SuccessReport("250 2.0.0 Ok: queued as 4F2A1");
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(r.line == "250 2.0.0 Ok: queued as 4F2A1");
+  BOOST_TEST(r.dsn == "2.0.0");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
