@@ -269,6 +269,10 @@ assert s["client_id"] == "relay@p.iam.gserviceaccount.com" and s["key_file"].end
 assert isinstance(s["expires_at"], int) and s["access_token"].startswith("at-sa-"), s
 assert "PRIVATE KEY" not in text and "refresh_token" not in s and "\\/" not in text
 PY
+show_store() {  # the store as written, the access token hidden
+  sed -E 's/"access_token": "[^"]*"/"access_token": "<hidden>"/' "$1" | sed 's/^/    /'
+}
+show_store "$D/enrol/sa.json"
 out=$(run --oauth-status "$D/enrol/sa.json" 2>&1); echo "$out" > "$D/c-sa-status.out"
 grep -q "^grant: jwt_bearer" <<<"$out" && grep -q "^service account: relay@p.iam.gserviceaccount.com, key file $D/sa-key.json, acting for mailbox@example.com" <<<"$out" \
   && grep -q "^no refresh token: a new access token is fetched with a signed assertion" <<<"$out" && grep -q "access token: valid for" <<<"$out" \
@@ -311,6 +315,7 @@ assert s["grant_type"] == "client_credentials" and s["certificate"].endswith("/a
 assert s["private_key_file"].endswith("/app.key") and "client_secret" not in s and "PRIVATE KEY" not in text, s
 assert isinstance(s["expires_at"], int) and s["access_token"].startswith("at-cert-")
 PY
+show_store "$D/enrol/cert.json"
 out=$(run --oauth-status "$D/enrol/cert.json" 2>&1); echo "$out" > "$D/c-cert-status.out"
 grep -q "^client assertion: certificate $D/app.crt, key $D/app.key" <<<"$out" && grep -q "^certificate thumbprint (x5t#S256): " <<<"$out" \
   && grep -q "^no refresh token: .* and the certificate" <<<"$out" && ok "--oauth-status for a certificate: thumbprint, expiry, no refresh token" \
