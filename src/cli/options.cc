@@ -44,6 +44,10 @@ bool TakeEnrolFlag(const std::vector<std::string>& args, std::size_t& i, OAuthEn
       {"--token-endpoint", &OAuthEnrolArgs::token_endpoint},
       {"--device-endpoint", &OAuthEnrolArgs::device_endpoint},
       {"--redirect-uri", &OAuthEnrolArgs::redirect_uri},
+      {"--key-file", &OAuthEnrolArgs::key_file},
+      {"--subject", &OAuthEnrolArgs::subject},
+      {"--certificate", &OAuthEnrolArgs::certificate},
+      {"--key", &OAuthEnrolArgs::key},
   };
   for (const auto& [name, member] : flags) {
     std::optional<std::string> v;
@@ -78,6 +82,9 @@ std::string UsageText() {
          "                 [--client-secret-file=FILE] [--tenant=T] [--flow=device|code|client-credentials]\n"
          "                 [--scope=S] [--token-endpoint=URL] [--device-endpoint=URL]\n"
          "                 [--authorize-endpoint=URL] [--redirect-uri=URL]\n"
+         "       authrelay --oauth-enrol STORE --flow=service-account --key-file=KEY.json --subject=MAILBOX\n"
+         "       authrelay --oauth-enrol STORE --provider=microsoft --flow=client-credentials --client-id=ID\n"
+         "                 --tenant=T --certificate=CERT.pem --key=KEY.pem\n"
          "       authrelay --version\n";
 }
 

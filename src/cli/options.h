@@ -27,6 +27,10 @@ enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kO
 struct OAuthEnrolArgs {
   std::string provider, flow, client_id, client_secret_file, tenant, scope;
   std::string authorize_endpoint, token_endpoint, device_endpoint, redirect_uri;
+  // --flow=service-account: Google's JSON key file and the mailbox (sub).
+  std::string key_file, subject;
+  // --flow=client-credentials with a certificate instead of a secret.
+  std::string certificate, key;
 };
 
 struct Options {

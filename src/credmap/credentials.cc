@@ -1,5 +1,12 @@
 #include "credmap/credentials.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cctype>
+
+#include "core/base64.h"
+#include "core/private_file.h"
 #include "core/sanitize.h"
 
 namespace authrelay {
@@ -38,16 +45,94 @@ Credentials SplitCredentialValue(Secret value) {
   auto colon = v.find(':');
   if (colon == std::string::npos) {
     c.username = v;
+    return c;
+  }
+  c.username = v.substr(0, colon);
+  std::string_view rest(v);
+  rest.remove_prefix(colon + 1);
+  static constexpr std::string_view kOAuth = "oauth2:/", kFile = "file:/", kSes = "ses-key:";
+  if (rest.starts_with(kOAuth)) {
+    c.oauth_store = std::string(rest.substr(kOAuth.size() - 1));
+  } else if (rest.starts_with(kFile)) {
+    c.password_file = std::string(rest.substr(kFile.size() - 1));
+  } else if (rest.starts_with(kSes) && rest.find(":/", kSes.size()) != std::string_view::npos) {
+    std::string_view tail = rest.substr(kSes.size());
+    auto sep = tail.find(":/");
+    c.ses_region = std::string(tail.substr(0, sep));
+    c.password_file = std::string(tail.substr(sep + 1));
   } else {
-    c.username = v.substr(0, colon);
-    static constexpr std::string_view kOAuth = "oauth2:/";
-    if (v.compare(colon + 1, kOAuth.size(), kOAuth) == 0) {
-      c.oauth_store = v.substr(colon + 1 + kOAuth.size() - 1);
-    } else {
-      c.password = Secret(v.substr(colon + 1));
-    }
+    c.password = Secret(std::string(rest));
   }
   return c;
+}
+
+bool ValidAwsRegion(const std::string& region) {
+  // two or more dash-separated parts of lower-case letters, ending in a number.
+  if (region.empty() || region.size() > 32) return false;
+  if (region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) return false;
+  auto dash = region.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == region.size()) return false;
+  return region.find_first_not_of("0123456789", dash + 1) == std::string::npos && std::islower(region[0]);
+}
+
+Secret SesSmtpPassword(const Secret& secret_access_key, const std::string& region) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  Secret key("AWS4" + secret_access_key.Reveal());
+  std::string k = key.Reveal();
+  for (const std::string& part : {std::string("11111111"), region, std::string("ses"), std::string("aws4_request"),
+                                  std::string("SendRawEmail")}) {
+    HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(part.data()),
+         part.size(), mac, &len);
+    OPENSSL_cleanse(k.data(), k.size());
+    k.assign(reinterpret_cast<const char*>(mac), len);
+  }
+  OPENSSL_cleanse(mac, sizeof mac);
+  std::string versioned = "\x04" + k;
+  OPENSSL_cleanse(k.data(), k.size());
+  Secret password(Base64Encode(versioned));
+  OPENSSL_cleanse(versioned.data(), versioned.size());
+  return password;
+}
+
+std::string PasswordSource(const Credentials& c) {
+  if (!c.ses_region.empty()) return "SES key file " + c.password_file + " (region " + c.ses_region + ")";
+  if (!c.password_file.empty()) return "file " + c.password_file;
+  return "map";
+}
+
+Result<Secret> ResolvePassword(const Credentials& c, uid_t owner) {
+  if (c.password_file.empty()) return Secret(std::string(c.password.Reveal()));
+  const char* what = c.ses_region.empty() ? "password file " : "SES secret key file ";
+  auto unusable = [&](const std::string& why, std::string fix = {}) {
+    return Failure("4.3.5", "SASL password unavailable",
+                   std::string(what) + c.password_file +
+                       (c.matched_key.empty() ? "" : " (credentials for " + Printable(c.matched_key, 200) + ")") +
+                       ": " + why)
+        .WithFix(std::move(fix));
+  };
+  if (!c.ses_region.empty() && !ValidAwsRegion(c.ses_region)) {
+    return unusable("\"" + Printable(c.ses_region, 40) + "\" is not an AWS region",
+                    "write the map value as ACCESS_KEY_ID:ses-key:us-east-1:/path");
+  }
+  Secret content;
+  if (Notice why = ReadPrivateFile(c.password_file, owner, 64 * 1024, &content); !why.what.empty()) {
+    return unusable(why.what, why.fix);
+  }
+  const std::string& text = content.Reveal();
+  std::size_t end = text.find_first_of("\r\n");
+  Secret line(text.substr(0, end));
+  if (line.empty()) return unusable("the first line is empty", "write the password on the first line");
+  if (c.ses_region.empty()) return line;
+  // An IAM secret access key is 40 base64 characters today; whitespace
+  // around it is a copy-and-paste accident, not part of the key.
+  std::string_view key = Trim(line.Reveal());
+  if (key.size() < 16 || key.size() > 128 || key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") !=
+                              std::string_view::npos) {
+    return unusable("the first line is not an IAM secret access key",
+                    "put the key, from the IAM console's access key, alone on the first line");
+  }
+  return SesSmtpPassword(Secret(std::string(key)), c.ses_region);
 }
 
 Result<std::optional<Credentials>> FindCredentials(TableList& tables, const CredentialQuery& q, LookupTrace* trace) {

@@ -8,10 +8,13 @@
 #include <set>
 #include <vector>
 
+#include "core/json.h"
+#include "core/private_file.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
 #include "delivery/report.h"
+#include "oauth/jwt.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
@@ -60,29 +63,20 @@ class Checker {
     bool errors = false;
     for (const auto& p : problems_) errors = errors || p.severity == "error";
     if (json) {
-      std::cout << "{\"config_directory\":";
-      JsonString(std::cout, s_.config_dir);
-      std::cout << ",\"nexthops\":[";
-      for (std::size_t i = 0; i < hops_.size(); ++i) {
-        const HopReport& h = hops_[i];
-        std::cout << (i ? "," : "") << "{\"nexthop\":";
-        JsonString(std::cout, h.nexthop);
-        std::cout << ",\"tls_level\":\"" << h.level << "\",\"tls_level_source\":";
-        JsonString(std::cout, h.level_why);
-        std::cout << ",\"implicit_tls\":" << (h.implicit_tls ? "true" : "false")
-                  << ",\"credentials\":" << (h.credentials ? "true" : "false") << ",\"username\":";
-        JsonString(std::cout, h.username);
-        std::cout << "}";
+      Json hops = Json::array();
+      for (const HopReport& h : hops_) {
+        hops.push_back({{"nexthop", h.nexthop},
+                        {"tls_level", h.level},
+                        {"tls_level_source", h.level_why},
+                        {"implicit_tls", h.implicit_tls},
+                        {"credentials", h.credentials},
+                        {"username", h.username}});
       }
-      std::cout << "],\"problems\":[";
-      for (std::size_t i = 0; i < problems_.size(); ++i) {
-        std::cout << (i ? "," : "") << "{\"severity\":\"" << problems_[i].severity << "\",\"what\":";
-        JsonString(std::cout, problems_[i].what);
-        std::cout << ",\"fix\":";
-        JsonString(std::cout, problems_[i].fix);
-        std::cout << "}";
-      }
-      std::cout << "],\"ok\":" << (errors ? "false" : "true") << "}\n";
+      Json problems = Json::array();
+      for (const auto& p : problems_) problems.push_back({{"severity", p.severity}, {"what", p.what}, {"fix", p.fix}});
+      Json out = {{"config_directory", s_.config_dir}, {"nexthops", std::move(hops)},
+                  {"problems", std::move(problems)}, {"ok", !errors}};
+      std::cout << DumpJson(out) << "\n";
     } else {
       std::cout << "config: " << s_.config_dir << "/main.cf (as uid " << geteuid() << ")\n";
       for (const auto& h : hops_) {
@@ -135,19 +129,49 @@ class Checker {
     for (auto& hit : values.value()) {
       Credentials c = SplitCredentialValue(std::move(hit.value));
       if (!c.oauth_store.empty()) stores.insert(c.oauth_store);
+      if (!c.password_file.empty()) {
+        auto password = ResolvePassword(c, OwnerToJudgeAs(c.password_file));
+        if (!password.ok()) {
+          Error(password.failure().bare_detail() + ": deliveries that use it would defer", password.failure().fix());
+        }
+      }
     }
     std::time_t now = std::time(nullptr);
     for (const std::string& path : stores) {
-      // Run as root, judge the file as its owner will (a pipe user is never root).
-      uid_t owner = geteuid();
-      struct stat st{};
-      if (owner == 0 && stat(path.c_str(), &st) == 0 && st.st_uid != 0) owner = st.st_uid;
-      auto store = ReadTokenStore(path, owner);
+      auto store = ReadTokenStore(path, OwnerToJudgeAs(path));
       if (!store.ok()) {
         Error(store.failure().bare_detail() + ": deliveries for it would defer", store.failure().fix());
         continue;
       }
       const TokenStore& t = store.value();
+      // The flows without a person depend on their key (and certificate)
+      // being usable, not on a refresh token.
+      if (t.grant_type == "jwt_bearer") {
+        auto key = ReadServiceAccountKey(t.key_file, OwnerToJudgeAs(t.key_file));
+        if (!key.ok()) {
+          Error("OAuth token store " + path + ": " + key.failure().bare_detail() + ": deliveries for it would defer",
+                key.failure().fix());
+        }
+        continue;
+      }
+      if (!t.certificate.empty()) {
+        auto cert = ReadCertificate(t.certificate);
+        Secret key;
+        Notice why = ReadPrivateFile(t.private_key_file, OwnerToJudgeAs(t.private_key_file), 64 * 1024, &key);
+        if (!cert.ok()) {
+          Error("OAuth token store " + path + ": " + cert.failure().detail(), "");
+        } else if (cert.value().not_after - static_cast<long long>(now) < s_.oauth_expiry_warning) {
+          Warn("OAuth token store " + path + ": certificate " + t.certificate + " expires in " +
+                   std::to_string((cert.value().not_after - static_cast<long long>(now)) / 86400) + " days",
+               "make a new certificate, upload it to the app registration and enrol again with it");
+        }
+        if (!why.what.empty()) {
+          Error("OAuth token store " + path + ": private key file " + t.private_key_file + ": " + why.what +
+                    ": deliveries for it would defer",
+                why.fix);
+        }
+        continue;
+      }
       if (t.grant_type == "refresh_token" && t.refresh_token.empty()) {
         Error("OAuth token store " + path + " has no refresh token", "enrol the account: authrelay --oauth-enrol " + path);
         continue;
@@ -205,7 +229,7 @@ class Checker {
           creds = std::move(f.value());
           h.credentials = true;
           h.username = creds->username;
-          if (creds->password.empty()) {
+          if (creds->password.empty() && creds->password_file.empty() && creds->oauth_store.empty()) {
             Warn("the entry for " + hop.verbatim + " has no password (no colon in the value)",
                  "write the value as username:password");
           }

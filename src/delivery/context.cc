@@ -1,7 +1,5 @@
 #include "delivery/context.h"
 
-#include <cstdio>
-
 #include "credmap/map.h"
 #include <cstdlib>
 
@@ -20,19 +18,6 @@ Result<Context> LoadContext(const Options& o) {
   auto settings = LoadSettings(cf.value());
   if (!settings.ok()) return settings.failure();
   return Context{std::move(cf).value(), std::move(settings).value()};
-}
-
-void JsonString(std::ostream& os, std::string_view s) {
-  os << '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') os << '\\' << c;
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      os << buf;
-    } else os << c;
-  }
-  os << '"';
 }
 
 // Looks the next hop up in smtp_tls_policy_maps; applies a hit. Returns

@@ -22,8 +22,6 @@ struct Context {
 std::string ConfigDir(const Options& o);
 Result<Context> LoadContext(const Options& o);
 
-void JsonString(std::ostream& os, std::string_view s);
-
 // Looks the next hop up in smtp_tls_policy_maps (keys: TlsPolicyKeys) and
 // applies a hit to level and policy. Returns whether there was one; a table
 // error or a bad entry is Failure 4.7.5 "client TLS configuration problem".

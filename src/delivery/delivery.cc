@@ -11,6 +11,8 @@
 
 #include "config/main_cf.h"
 #include "config/settings.h"
+#include "core/json.h"
+#include "core/private_file.h"
 #include "core/process.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
@@ -94,8 +96,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) +
-                   (creds->oauth_store.empty() ? ", password " + SecretFingerprint(creds->password.Reveal())
-                                               : ", OAuth token store " + creds->oauth_store));
+                   (!creds->oauth_store.empty()     ? ", OAuth token store " + creds->oauth_store
+                    : creds->password_file.empty() ? ", password " + SecretFingerprint(creds->password.Reveal())
+                                                   : ", password from " + PasswordSource(*creds)));
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
@@ -278,8 +281,7 @@ int RunLookup(const Options& o, const Context& ctx) {
     std::cout << FailureReport(tables.failure()).line << "\n" << tables.failure().detail() << "\n";
     return kExitTempFail;
   }
-  if (o.json) std::cout << "{\"lookups\":[";
-  bool first_hop = true;
+  Json lookups = Json::array();
   for (const NextHop& hop : hops.value()) {
     CredentialQuery q{o.sender.value_or(""), hop.host, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
     LookupTrace trace;
@@ -291,26 +293,20 @@ int RunLookup(const Options& o, const Context& ctx) {
     std::string why;
     TlsLevel level = EffectiveTlsLevel(s, found.value().has_value(), hop, &why);
     if (o.json) {
-      std::cout << (first_hop ? "" : ",") << "{\"nexthop\":";
-      JsonString(std::cout, hop.verbatim);
-      std::cout << ",\"keys\":[";
-      for (std::size_t i = 0; i < trace.size(); ++i) {
-        if (i) std::cout << ",";
-        JsonString(std::cout, trace[i]);
-      }
-      std::cout << "],\"found\":" << (found.value() ? "true" : "false");
+      Json entry = {{"nexthop", hop.verbatim}, {"keys", trace}, {"found", found.value().has_value()}};
       if (found.value()) {
-        std::cout << ",\"username\":";
-        JsonString(std::cout, found.value()->username);
+        entry["username"] = found.value()->username;
         if (!found.value()->oauth_store.empty()) {
-          std::cout << ",\"oauth_store\":";
-          JsonString(std::cout, found.value()->oauth_store);
+          entry["oauth_store"] = found.value()->oauth_store;
         } else {
-          std::cout << ",\"password\":";
-          JsonString(std::cout, SecretFingerprint(found.value()->password.Reveal()));
+          auto password = ResolvePassword(*found.value(), OwnerToJudgeAs(found.value()->password_file));
+          entry["password_source"] = PasswordSource(*found.value());
+          if (password.ok()) entry["password"] = SecretFingerprint(password.value().Reveal());
+          else entry["password_error"] = password.failure().detail();
         }
       }
-      std::cout << ",\"tls_level\":\"" << TlsLevelName(level) << "\"}";
+      entry["tls_level"] = TlsLevelName(level);
+      lookups.push_back(std::move(entry));
     } else {
       std::cout << "next hop " << hop.verbatim << " (host " << hop.host << ", port " << hop.port << ")\n";
       for (const auto& t : trace) std::cout << "  " << t << "\n";
@@ -319,16 +315,23 @@ int RunLookup(const Options& o, const Context& ctx) {
                   << found.value()->oauth_store << " (see authrelay --oauth-status "
                   << found.value()->oauth_store << ")\n";
       } else if (found.value()) {
-        std::cout << "  => username " << found.value()->username << ", password <hidden, "
-                  << SecretFingerprint(found.value()->password.Reveal()) << ">\n";
+        // A password file is judged as the delivery will: as its owner.
+        auto password = ResolvePassword(*found.value(), OwnerToJudgeAs(found.value()->password_file));
+        std::string from = found.value()->password_file.empty() ? "" : " from " + PasswordSource(*found.value());
+        if (password.ok()) {
+          std::cout << "  => username " << found.value()->username << ", password" << from << " <hidden, "
+                    << SecretFingerprint(password.value().Reveal()) << ">\n";
+        } else {
+          std::cout << "  => username " << found.value()->username << ", password" << from
+                    << " UNUSABLE: " << password.failure().detail() << " (deliveries would defer)\n";
+        }
       } else {
         std::cout << "  => no credentials: mail to this next hop is sent without AUTH\n";
       }
       std::cout << "  TLS level " << TlsLevelName(level) << " (" << why << ")\n";
     }
-    first_hop = false;
   }
-  if (o.json) std::cout << "]}\n";
+  if (o.json) std::cout << DumpJson(Json{{"lookups", std::move(lookups)}}) << "\n";
   return kExitOk;
 }
 
@@ -348,30 +351,19 @@ int RunProbe(const Options& o, const Context& ctx) {
   std::string offered, chosen = out.attempt.chosen_mechanism;
   for (const auto& m : out.attempt.offered_mechanisms) offered += (offered.empty() ? "" : " ") + m;
   if (o.json) {
-    std::cout << "{\"nexthop\":";
-    JsonString(std::cout, o.target);
-    std::cout << ",\"relay\":";
-    JsonString(std::cout, out.relay);
-    std::cout << ",\"tls_level\":\"" << TlsLevelName(out.level) << "\"";
+    Json probe = {{"nexthop", o.target}, {"relay", out.relay}, {"tls_level", TlsLevelName(out.level)}};
     if (out.tls) {
-      std::cout << ",\"tls\":{\"protocol\":";
-      JsonString(std::cout, out.tls->protocol);
-      std::cout << ",\"cipher\":";
-      JsonString(std::cout, out.tls->cipher);
-      std::cout << ",\"verified\":" << (out.tls->verified ? "true" : "false") << ",\"chain\":[";
-      for (std::size_t i = 0; i < out.tls->chain.size(); ++i) {
-        if (i) std::cout << ",";
-        JsonString(std::cout, out.tls->chain[i]);
-      }
-      std::cout << "]}";
+      probe["tls"] = {{"protocol", out.tls->protocol},
+                      {"cipher", out.tls->cipher},
+                      {"verified", out.tls->verified},
+                      {"chain", out.tls->chain}};
     }
-    std::cout << ",\"auth_offered\":";
-    JsonString(std::cout, offered);
-    std::cout << ",\"auth_chosen\":";
-    JsonString(std::cout, chosen);
-    std::cout << ",\"ok\":" << (out.delivered ? "true" : "false") << ",\"status\":";
-    JsonString(std::cout, rep.line);
-    std::cout << ",\"exit\":" << rep.exit_code << "}\n";
+    probe["auth_offered"] = offered;
+    probe["auth_chosen"] = chosen;
+    probe["ok"] = out.delivered;
+    probe["status"] = rep.line;
+    probe["exit"] = rep.exit_code;
+    std::cout << DumpJson(probe) << "\n";
   } else {
     std::cout << "relay: " << out.relay << "\n";
     std::cout << "TLS level: " << TlsLevelName(out.level) << " (" << out.level_why << ")\n";

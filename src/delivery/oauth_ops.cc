@@ -13,6 +13,7 @@
 #include "delivery/report.h"
 #include "oauth/enrol.h"
 #include "oauth/http_client.h"
+#include "oauth/jwt.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 
@@ -84,6 +85,25 @@ int RunOAuthStatus(const Options& o, const Context& ctx) {
                                      : "expired " + std::to_string((now - t.expires_at) / 60) + " minutes ago")
             << "\n"
             << "last refresh: " << ago(t.refreshed_at) << "\n";
+  if (t.grant_type == "jwt_bearer") {
+    std::cout << "service account: " << Printable(t.client_id, 200) << ", key file " << t.key_file
+              << ", acting for " << Printable(t.subject, 200) << "\n";
+  }
+  if (!t.certificate.empty()) {
+    std::cout << "client assertion: certificate " << t.certificate << ", key " << t.private_key_file << "\n";
+    auto cert = ReadCertificate(t.certificate);
+    if (!cert.ok()) {
+      std::cout << "certificate UNUSABLE: " << cert.failure().detail() << "\n";
+    } else {
+      std::cout << "certificate thumbprint (x5t#S256): " << cert.value().x5t_s256 << ", expires "
+                << UtcDate(cert.value().not_after) << "\n";
+    }
+  }
+  if (t.UsesAssertion()) {
+    std::cout << "no refresh token: a new access token is fetched with a signed assertion whenever it runs out; "
+                 "nothing expires but the key"
+              << (t.certificate.empty() ? "" : " and the certificate") << "\n";
+  }
   if (t.grant_type == "refresh_token") {
     std::cout << "refresh token: " << (t.refresh_token.empty() ? "none (enrol the account)" : "present")
               << ", issued " << ago(t.refresh_token_issued_at) << "\n";
@@ -114,6 +134,10 @@ int RunOAuthEnrol(const Options& o, const Context& ctx) {
   r.token_endpoint = a.token_endpoint;
   r.device_endpoint = a.device_endpoint;
   r.redirect_uri = a.redirect_uri;
+  r.key_file = a.key_file;
+  r.subject = a.subject;
+  r.certificate = a.certificate;
+  r.private_key = a.key;
   if (!a.client_secret_file.empty()) {
     auto secret = ReadSecretFile(a.client_secret_file);
     if (!secret.ok()) return PrintFailure(secret.failure());

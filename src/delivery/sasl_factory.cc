@@ -1,5 +1,7 @@
 #include "delivery/sasl_factory.h"
 
+#include <unistd.h>
+
 #include "core/secret.h"
 #include "sasl/oauth_client.h"
 
@@ -13,7 +15,13 @@ SaslFactory MakeSaslFactory(const Credentials& creds, std::string host, std::uin
   const Credentials* cp = &creds;
   return [cp, host = std::move(host), port, oauth_refresh_window, post = std::move(post), last_token](
              unsigned flags, bool renew) -> Result<std::unique_ptr<SaslClient>> {
-    if (cp->oauth_store.empty()) return NewCyrusSaslClient(host, cp->username, cp->password, flags);
+    if (cp->oauth_store.empty()) {
+      // A password file is read (an SES key derived) at each AUTH, so a
+      // rotated secret is used without reloading anything.
+      auto password = ResolvePassword(*cp, geteuid());
+      if (!password.ok()) return password.failure();
+      return NewCyrusSaslClient(host, cp->username, password.value(), flags);
+    }
     TokenPolicy policy;
     policy.early_refresh_seconds = oauth_refresh_window;
     if (renew) policy.refused_token = last_token.get();

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "core/base64.h"
+#include "core/private_file.h"
 #include "core/sanitize.h"
+#include "oauth/jwt.h"
 
 namespace authrelay {
 namespace {
@@ -17,20 +19,10 @@ namespace {
 Failure EnrolFailure(const std::string& what) { return Failure("4.7.0", "OAuth enrolment failed: " + what); }
 Failure Usage(const std::string& what) { return Failure("4.3.5", "--oauth-enrol: " + what); }
 
-std::string Base64Url(std::string_view bytes) {
-  std::string b = Base64Encode(bytes);
-  for (char& c : b) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
-  }
-  while (!b.empty() && b.back() == '=') b.pop_back();
-  return b;
-}
-
 std::string RandomToken(std::size_t bytes) {
   std::string raw(bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) return "";
-  return Base64Url(raw);
+  return Base64UrlEncode(raw);
 }
 
 // A query parameter's value from "...?a=1&b=2#frag" (decoded), or "".
@@ -161,15 +153,34 @@ Result<TokenStore> CodeFlow(const EnrolRequest& r, const TokenHttpPost& post, En
   return StoreFromAnswer(r, std::move(a), io.now());
 }
 
-Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
-  TokenStore s = Registration(r, "client_credentials");
+// The flows without a person: one token fetched now proves the
+// registration (and the delegation), and is cached in the store.
+Result<TokenStore> FetchFirst(TokenStore s, const TokenHttpPost& post, EnrolIo& io, const std::string& works) {
   std::time_t now = io.now();
   if (Status st = RefreshTokenStore(s, post, now); !st.ok()) {
     return Failure(st.failure().dsn(), "OAuth enrolment failed: " + st.failure().text(), st.failure().detail());
   }
-  s.refresh_token_issued_at = now;
-  io.out << "The client secret works: the token endpoint issued an access token.\n";
+  io.out << works << ": the token endpoint issued an access token.\n";
   return s;
+}
+
+Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
+  TokenStore s = Registration(r, "client_credentials");
+  if (!r.certificate.empty()) {
+    s.client_secret = Secret();
+    s.certificate = r.certificate;
+    s.private_key_file = r.private_key;
+    return FetchFirst(std::move(s), post, io, "The certificate works");
+  }
+  return FetchFirst(std::move(s), post, io, "The client secret works");
+}
+
+Result<TokenStore> ServiceAccount(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo& io) {
+  TokenStore s = Registration(r, "jwt_bearer");
+  s.client_secret = Secret();
+  s.key_file = r.key_file;
+  s.subject = r.subject;
+  return FetchFirst(std::move(s), post, io, "The service account may act for " + r.subject);
 }
 
 }  // namespace
@@ -177,7 +188,7 @@ Result<TokenStore> AppOnly(const EnrolRequest& r, const TokenHttpPost& post, Enr
 std::string PkceChallenge(const std::string& verifier) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
-  return Base64Url(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 Result<std::string> CodeFromPasted(const std::string& pasted, const std::string& expected_state) {
@@ -201,6 +212,23 @@ Result<std::string> CodeFromPasted(const std::string& pasted, const std::string&
 
 Result<EnrolRequest> CompleteEnrolRequest(EnrolRequest r) {
   if (r.store_path.empty() || r.store_path[0] != '/') return Usage("the token store must be an absolute path");
+  if (r.flow == "service-account") {
+    // Everything but the mailbox comes from Google's key file.
+    if (r.key_file.empty() || r.key_file[0] != '/') {
+      return Usage("the service-account flow needs --key-file=/absolute/path/key.json (the service account's JSON key)");
+    }
+    if (r.subject.find('@') == std::string::npos) {
+      return Usage("the service-account flow needs --subject=MAILBOX (the Workspace user to send as)");
+    }
+    auto key = ReadServiceAccountKey(r.key_file, OwnerToJudgeAs(r.key_file));
+    if (!key.ok()) return Usage(key.failure().detail());
+    if (r.provider.empty()) r.provider = "google";
+    if (r.client_id.empty()) r.client_id = key.value().client_email;
+    if (r.token_endpoint.empty()) r.token_endpoint = key.value().token_uri;
+    if (r.scope.empty()) r.scope = "https://mail.google.com/";
+    if (!Https(r.token_endpoint)) return Usage("endpoints must be https:// URLs: " + Printable(r.token_endpoint, 200));
+    return r;
+  }
   if (r.client_id.empty()) return Usage("--client-id is required (from the provider's app registration)");
   if (r.provider == "google") {
     if (r.flow.empty()) r.flow = "code";
@@ -231,11 +259,20 @@ Result<EnrolRequest> CompleteEnrolRequest(EnrolRequest r) {
   if (r.token_endpoint.empty()) return Usage("--token-endpoint is required without --provider");
   if (r.flow == "device" && r.device_endpoint.empty()) return Usage("the device flow needs --device-endpoint");
   if (r.flow == "code" && r.authorize_endpoint.empty()) return Usage("the code flow needs --authorize-endpoint");
-  if (r.flow == "client-credentials" && r.client_secret.empty()) {
-    return Usage("app-only sending needs --client-secret-file");
+  if (r.certificate.empty() != r.private_key.empty()) {
+    return Usage("a certificate needs both --certificate=CERT.pem and --key=KEY.pem");
+  }
+  if (!r.certificate.empty()) {
+    if (r.flow != "client-credentials") return Usage("--certificate is for --flow=client-credentials");
+    if (r.certificate[0] != '/' || r.private_key[0] != '/') return Usage("--certificate and --key need absolute paths");
+    if (!r.client_secret.empty()) return Usage("give either --client-secret-file or --certificate/--key, not both");
+    if (auto cert = ReadCertificate(r.certificate); !cert.ok()) return Usage(cert.failure().detail());
+  }
+  if (r.flow == "client-credentials" && r.client_secret.empty() && r.certificate.empty()) {
+    return Usage("app-only sending needs --client-secret-file, or (as Microsoft advises) --certificate=CERT.pem with --key=KEY.pem");
   }
   if (r.flow != "device" && r.flow != "code" && r.flow != "client-credentials") {
-    return Usage("--flow must be device, code or client-credentials");
+    return Usage("--flow must be device, code, client-credentials or service-account");
   }
   for (const std::string* url : {&r.token_endpoint, &r.device_endpoint, &r.authorize_endpoint}) {
     if (!url->empty() && !Https(*url)) return Usage("endpoints must be https:// URLs: " + Printable(*url, 200));
@@ -246,6 +283,7 @@ Result<EnrolRequest> CompleteEnrolRequest(EnrolRequest r) {
 Result<TokenStore> Enrol(const EnrolRequest& r, const TokenHttpPost& post, EnrolIo io) {
   if (r.flow == "device") return DeviceFlow(r, post, io);
   if (r.flow == "code") return CodeFlow(r, post, io);
+  if (r.flow == "service-account") return ServiceAccount(r, post, io);
   return AppOnly(r, post, io);
 }
 

@@ -10,8 +10,12 @@
 //              a URL, the admin signs in, the browser is sent to
 //              http://localhost/?code=..., which does not load; the admin
 //              pastes that address (or just the code) back.
-//   client-credentials  Microsoft 365 app-only: no user, a client secret;
+//   client-credentials  Microsoft 365 app-only: no user, a client secret
+//              or (Microsoft's advice) a certificate and its private key;
 //              one token is fetched to prove the registration.
+//   service-account  Google Workspace: a service account with domain-wide
+//              delegation signs a JWT for the mailbox (--subject) with its
+//              JSON key file; one token is fetched to prove the delegation.
 //
 // Nothing here prints a token or secret.
 #pragma once
@@ -39,6 +43,10 @@ struct EnrolRequest {
   std::string token_endpoint;
   std::string device_endpoint;
   std::string redirect_uri;
+  std::string key_file;     // service-account: Google's JSON key file
+  std::string subject;      // service-account: the mailbox
+  std::string certificate;  // client-credentials: the registered certificate (PEM)
+  std::string private_key;  // client-credentials: its private key (PEM file, 0600)
 };
 
 // The request with the provider's endpoints, scope and flow filled in where

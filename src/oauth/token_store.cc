@@ -5,10 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,53 +12,18 @@
 #include <sstream>
 #include <thread>
 
+#include "core/json.h"
+#include "core/private_file.h"
 #include "core/sanitize.h"
 #include "core/unique_fd.h"
+#include "oauth/jwt.h"
 #include "log/log.h"
 
 namespace authrelay {
 namespace {
 
-namespace pt = boost::property_tree;
-
 Failure StoreFailure(const std::string& path, const std::string& why, std::string fix = {}) {
   return Failure("4.7.0", "OAuth token store unusable", "OAuth token store " + path + ": " + why).WithFix(std::move(fix));
-}
-
-Notice Why(const struct stat& st, uid_t owner) {
-  if (!S_ISREG(st.st_mode)) return {"not a regular file", ""};
-  if (st.st_uid != owner) {
-    return {"owned by uid " + std::to_string(st.st_uid) + ", not by uid " + std::to_string(owner),
-            "the pipe user; chown it"};
-  }
-  if (st.st_mode & 077) return {"readable or writable by others", "chmod 600 it"};
-  return {};
-}
-
-// A top-level number; 0 when absent or not a number. (A JSON string
-// "3600" counts: some endpoints send expires_in as a string.)
-long long Number(const pt::ptree& t, const char* key) {
-  auto child = t.get_child_optional(key);
-  if (!child || !child->empty()) return 0;
-  const std::string& v = child->data();
-  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::stoll(v);
-}
-
-// A top-level string; "" when absent or an object/array.
-std::string Text(const pt::ptree& t, const char* key) {
-  auto child = t.get_child_optional(key);
-  if (!child || !child->empty()) return "";
-  return child->data();
-}
-
-// The tree held copies of secrets: wipe every value in it.
-void Wipe(pt::ptree& t) {
-  for (auto& [key, node] : t) {
-    Wipe(node);
-    OPENSSL_cleanse(node.data().data(), node.data().size());
-  }
-  OPENSSL_cleanse(t.data().data(), t.data().size());
 }
 
 bool Usable(const TokenStore& s, long early, std::time_t now) {
@@ -75,15 +36,36 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
-  std::string form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
-  if (!store.client_secret.empty()) form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
-  if (store.grant_type == "refresh_token") {
-    if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
-    form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
-  } else if (store.grant_type != "client_credentials") {
-    return StoreFailure(store.path, "grant_type must be refresh_token or client_credentials");
+  std::string form;
+  if (store.grant_type == "jwt_bearer") {
+    // RFC 7523 §2.1: the signed JWT is the whole grant; no client_id.
+    auto key = ReadServiceAccountKey(store.key_file, OwnerToJudgeAs(store.key_file));
+    if (!key.ok()) return key.failure();
+    if (store.subject.empty()) return StoreFailure(store.path, "no subject (the mailbox)", "enrol the account again");
+    auto assertion = ServiceAccountAssertion(key.value(), store.subject, store.scope, store.token_endpoint, now);
+    if (!assertion.ok()) return assertion.failure();
+    form = "grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+           "&assertion=" + assertion.value().Reveal();
+  } else {
+    form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
+    if (!store.certificate.empty()) {
+      // RFC 7523 §2.2: a client assertion signed with the certificate's key.
+      auto assertion = CertificateAssertion(store.client_id, store.token_endpoint, store.certificate,
+                                            store.private_key_file, OwnerToJudgeAs(store.private_key_file), now);
+      if (!assertion.ok()) return assertion.failure();
+      form += "&client_assertion_type=" + FormEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+              "&client_assertion=" + assertion.value().Reveal();
+    } else if (!store.client_secret.empty()) {
+      form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
+    }
+    if (store.grant_type == "refresh_token") {
+      if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
+      form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
+    } else if (store.grant_type != "client_credentials") {
+      return StoreFailure(store.path, "grant_type must be refresh_token, client_credentials or jwt_bearer");
+    }
+    if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
   }
-  if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
   Secret body(std::move(form));
   auto response = post(store.token_endpoint, body);
   if (!response.ok()) {
@@ -93,9 +75,9 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (!answer.ok) {
     std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
     log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " +
-                 answer.Said() + " (fix: " + OAuthRemedy(answer.error, answer.description) + ")");
+                 answer.Said() + " (fix: " + OAuthRemedy(store, answer.error, answer.description) + ")");
     return Failure("4.7.0", "OAuth token refresh failed: " + answer.Said(),
-                   "fix: " + OAuthRemedy(answer.error, answer.description));
+                   "fix: " + OAuthRemedy(store, answer.error, answer.description));
   }
   store.access_token = std::move(answer.access_token);
   store.expires_at = static_cast<long long>(now) + (answer.expires_in > 0 ? answer.expires_in : 3600);
@@ -105,6 +87,30 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     store.refresh_token_issued_at = now;
   }
   return {};
+}
+
+std::string OAuthRemedy(const TokenStore& store, const std::string& error, const std::string& description) {
+  // A refused assertion is about the key, the certificate or the grant of
+  // rights, never about a refresh token or a secret.
+  if (store.grant_type == "jwt_bearer") {
+    if (error == "unauthorized_client") {
+      return "domain-wide delegation is missing: in the Google Admin console (Security > API controls > Domain-wide "
+             "delegation) allow the service account's client ID the scope https://mail.google.com/";
+    }
+    if (error == "invalid_scope") return "allow the scope https://mail.google.com/ in the domain-wide delegation";
+    return "check that " + store.key_file + " holds a current key of the service account (IAM > Service accounts > "
+           "Keys), that the account has domain-wide delegation, and that " + store.subject + " is a user of the domain";
+  }
+  if (!store.certificate.empty()) {
+    if (description.find("AADSTS700027") != std::string::npos || description.find("AADSTS700023") != std::string::npos) {
+      return "upload " + store.certificate + " to the app registration (Certificates & secrets) and check that " +
+             store.private_key_file + " is its private key";
+    }
+    if (error == "invalid_client" || error == "unauthorized_client") {
+      return "check client_id, the certificate registered with the app and its private key";
+    }
+  }
+  return OAuthRemedy(error, description);
 }
 
 std::string OAuthRemedy(const std::string& error, const std::string& description) {
@@ -162,119 +168,108 @@ std::string TokenAnswer::Said() const {
 TokenAnswer ParseTokenAnswer(const TokenResponse& response) {
   TokenAnswer a;
   a.http_status = response.http_status;
-  pt::ptree json;
-  try {
-    std::istringstream in(response.body);
-    pt::read_json(in, json);
-  } catch (const pt::ptree_error&) {
-    return a;  // an HTML error page, a truncated body: just the status
-  }
-  a.error = Printable(Text(json, "error"), 100);
-  a.description = Printable(Text(json, "error_description"), 300);
-  std::string access = Text(json, "access_token");
+  auto parsed = ParseJson(response.body);
+  if (!parsed) return a;  // an HTML error page, a truncated body: just the status
+  Json& json = *parsed;
+  JsonWiper wipe(json);
+  a.error = Printable(JsonText(json, "error"), 100);
+  a.description = Printable(JsonText(json, "error_description"), 300);
+  std::string access = JsonText(json, "access_token");
   if (response.http_status == 200 && !access.empty()) {
     a.ok = true;
     a.access_token = Secret(std::move(access));
-    a.expires_in = Number(json, "expires_in");
-    a.refresh_token = Secret(Text(json, "refresh_token"));
+    a.expires_in = JsonNumber(json, "expires_in");
+    a.refresh_token = Secret(JsonText(json, "refresh_token"));
   }
-  Wipe(json);
   return a;
 }
 
 DeviceAuthorization ParseDeviceAuthorization(const TokenResponse& response) {
   DeviceAuthorization d;
-  pt::ptree json;
-  try {
-    std::istringstream in(response.body);
-    pt::read_json(in, json);
-  } catch (const pt::ptree_error&) {
-    return d;
-  }
-  d.device_code = Secret(Text(json, "device_code"));
-  d.user_code = Printable(Text(json, "user_code"), 40);
-  d.verification_uri = Text(json, "verification_uri");
-  if (d.verification_uri.empty()) d.verification_uri = Text(json, "verification_url");
+  auto parsed = ParseJson(response.body);
+  if (!parsed) return d;
+  Json& json = *parsed;
+  JsonWiper wipe(json);
+  d.device_code = Secret(JsonText(json, "device_code"));
+  d.user_code = Printable(JsonText(json, "user_code"), 40);
+  d.verification_uri = JsonText(json, "verification_uri");
+  if (d.verification_uri.empty()) d.verification_uri = JsonText(json, "verification_url");
   d.verification_uri = Printable(d.verification_uri, 200);
-  if (long long n = Number(json, "interval"); n > 0) d.interval = static_cast<long>(std::min<long long>(n, 60));
-  if (long long n = Number(json, "expires_in"); n > 0) {
+  if (long long n = JsonNumber(json, "interval"); n > 0) d.interval = static_cast<long>(std::min<long long>(n, 60));
+  if (long long n = JsonNumber(json, "expires_in"); n > 0) {
     d.expires_in = static_cast<long>(std::clamp<long long>(n, 30, 3600));
   }
   d.ok = response.http_status == 200 && !d.device_code.empty() && !d.user_code.empty() &&
          !d.verification_uri.empty();
-  Wipe(json);
   return d;
 }
 
 Result<TokenStore> ReadTokenStore(const std::string& path) { return ReadTokenStore(path, geteuid()); }
 
 Result<TokenStore> ReadTokenStore(const std::string& path, uid_t owner) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) return StoreFailure(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st{};
-  if (fstat(fd.get(), &st) != 0) return StoreFailure(path, std::strerror(errno));
-  if (Notice why = Why(st, owner); !why.what.empty()) return StoreFailure(path, why.what, why.fix);
-  if (st.st_size > 1 << 20) return StoreFailure(path, "larger than 1 MB");
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
+  Secret text;
+  if (Notice why = ReadPrivateFile(path, owner, 1 << 20, &text); !why.what.empty()) {
+    return StoreFailure(path, why.what, why.fix);
   }
-  text.resize(got);
-  Secret wipe_text(std::move(text));
-  return ParseTokenStore(path, wipe_text.Reveal());
+  return ParseTokenStore(path, text.Reveal());
 }
 
 Result<TokenStore> ParseTokenStore(const std::string& path, const std::string& text) {
-  pt::ptree json;
-  try {
-    std::istringstream in(text);
-    pt::read_json(in, json);
-  } catch (const pt::json_parser_error& e) {
-    return StoreFailure(path, "not valid JSON (line " + std::to_string(e.line()) + ")");
-  }
+  std::size_t error_at = 0;
+  auto parsed = ParseJson(text, &error_at);
+  if (!parsed) return StoreFailure(path, "not valid JSON (at byte " + std::to_string(error_at) + ")");
+  Json& json = *parsed;
+  JsonWiper wipe(json);
+  if (!json.is_object()) return StoreFailure(path, "not a JSON object");
   TokenStore s;
   s.path = path;
-  s.token_endpoint = Text(json, "token_endpoint");
-  s.client_id = Text(json, "client_id");
-  s.client_secret = Secret(Text(json, "client_secret"));
-  s.grant_type = Text(json, "grant_type");
+  s.token_endpoint = JsonText(json, "token_endpoint");
+  s.client_id = JsonText(json, "client_id");
+  s.client_secret = Secret(JsonText(json, "client_secret"));
+  s.grant_type = JsonText(json, "grant_type");
   if (s.grant_type.empty()) s.grant_type = "refresh_token";
-  s.scope = Text(json, "scope");
-  s.refresh_token = Secret(Text(json, "refresh_token"));
-  s.access_token = Secret(Text(json, "access_token"));
-  s.expires_at = Number(json, "expires_at");
-  s.refreshed_at = Number(json, "refreshed_at");
-  s.refresh_token_issued_at = Number(json, "refresh_token_issued_at");
-  s.provider = Text(json, "provider");
-  Wipe(json);
+  s.scope = JsonText(json, "scope");
+  s.refresh_token = Secret(JsonText(json, "refresh_token"));
+  s.access_token = Secret(JsonText(json, "access_token"));
+  s.expires_at = JsonNumber(json, "expires_at");
+  s.refreshed_at = JsonNumber(json, "refreshed_at");
+  s.refresh_token_issued_at = JsonNumber(json, "refresh_token_issued_at");
+  s.provider = JsonText(json, "provider");
+  s.key_file = JsonText(json, "key_file");
+  s.subject = JsonText(json, "subject");
+  s.certificate = JsonText(json, "certificate");
+  s.private_key_file = JsonText(json, "private_key_file");
   if (s.token_endpoint.empty() || s.client_id.empty()) {
     return StoreFailure(path, "token_endpoint and client_id are required");
   }
   return s;
 }
 
-Status WriteTokenStore(const TokenStore& s) {
-  pt::ptree json;
-  json.put("token_endpoint", s.token_endpoint);
-  json.put("client_id", s.client_id);
-  if (!s.client_secret.empty()) json.put("client_secret", s.client_secret.Reveal());
-  json.put("grant_type", s.grant_type);
-  if (!s.scope.empty()) json.put("scope", s.scope);
-  if (!s.refresh_token.empty()) json.put("refresh_token", s.refresh_token.Reveal());
-  if (!s.access_token.empty()) json.put("access_token", s.access_token.Reveal());
-  json.put("expires_at", s.expires_at);
-  json.put("refreshed_at", s.refreshed_at);
-  json.put("refresh_token_issued_at", s.refresh_token_issued_at);
-  if (!s.provider.empty()) json.put("provider", s.provider);
-  std::ostringstream out;
-  pt::write_json(out, json);
-  Secret text(out.str());
-  Wipe(json);
+Secret TokenStoreJson(const TokenStore& s) {
+  // Numbers as JSON numbers, '/' unescaped: jq and monitoring read the
+  // store as the README shows it.
+  Json json = Json::object();
+  JsonWiper wipe(json);
+  json["token_endpoint"] = s.token_endpoint;
+  json["client_id"] = s.client_id;
+  if (!s.client_secret.empty()) json["client_secret"] = s.client_secret.Reveal();
+  json["grant_type"] = s.grant_type;
+  if (!s.scope.empty()) json["scope"] = s.scope;
+  if (!s.refresh_token.empty()) json["refresh_token"] = s.refresh_token.Reveal();
+  if (!s.access_token.empty()) json["access_token"] = s.access_token.Reveal();
+  json["expires_at"] = s.expires_at;
+  json["refreshed_at"] = s.refreshed_at;
+  json["refresh_token_issued_at"] = s.refresh_token_issued_at;
+  if (!s.provider.empty()) json["provider"] = s.provider;
+  if (!s.key_file.empty()) json["key_file"] = s.key_file;
+  if (!s.subject.empty()) json["subject"] = s.subject;
+  if (!s.certificate.empty()) json["certificate"] = s.certificate;
+  if (!s.private_key_file.empty()) json["private_key_file"] = s.private_key_file;
+  return Secret(DumpJson(json, 2) + "\n");
+}
 
+Status WriteTokenStore(const TokenStore& s) {
+  Secret text = TokenStoreJson(s);
   std::string tmp = s.path + ".tmp." + std::to_string(getpid());
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) return StoreFailure(s.path, "cannot write " + tmp + ": " + std::strerror(errno));

@@ -33,7 +33,10 @@ struct TokenStore {
   std::string token_endpoint;  // https://oauth2.googleapis.com/token
   std::string client_id;
   Secret client_secret;
-  std::string grant_type = "refresh_token";  // or "client_credentials" (Microsoft 365 app-only)
+  // "refresh_token" (a person enrolled), "client_credentials" (Microsoft 365
+  // app-only: a client secret, or a certificate and its key), or
+  // "jwt_bearer" (Google service account with domain-wide delegation).
+  std::string grant_type = "refresh_token";
   std::string scope;                         // client_credentials: https://outlook.office365.com/.default
   Secret refresh_token;
   Secret access_token;
@@ -41,6 +44,17 @@ struct TokenStore {
   long long refreshed_at = 0;             // last successful refresh
   long long refresh_token_issued_at = 0;  // when the current refresh token arrived
   std::string provider;                   // "google", "microsoft" or "" (token lifetimes, --check)
+  // jwt_bearer: the service account's JSON key file and the mailbox the
+  // token is for (the JWT's sub). client_id holds the client_email.
+  std::string key_file;
+  std::string subject;
+  // client_credentials with a certificate: the PEM certificate registered
+  // with the app and its private key (a PEM file of the pipe user, 0600).
+  std::string certificate;
+  std::string private_key_file;
+  // Signed assertions instead of a refresh token or a secret: a token is
+  // fetched whenever the cached one runs out, nothing expires but the key.
+  bool UsesAssertion() const { return grant_type == "jwt_bearer" || !certificate.empty(); }
 };
 
 // Reads and checks a store: a regular file of ours, mode 0600. Failure
@@ -50,6 +64,10 @@ Result<TokenStore> ReadTokenStore(const std::string& path);
 Result<TokenStore> ReadTokenStore(const std::string& path, uid_t owner);
 // The JSON text of a store read from path (no file access; fuzzed).
 Result<TokenStore> ParseTokenStore(const std::string& path, const std::string& text);
+// The JSON text of a store (no file access; fuzzed): numbers are JSON
+// numbers. ParseTokenStore also reads stores written before, which held
+// every number as a string ("expires_at": "1796013837").
+Secret TokenStoreJson(const TokenStore& store);
 // Replaces the store file atomically (see above).
 Status WriteTokenStore(const TokenStore& store);
 
@@ -105,8 +123,9 @@ struct TokenPolicy {
 Result<Secret> GetAccessToken(const std::string& path, const TokenPolicy& policy, const TokenHttpPost& post,
                               bool* refreshed = nullptr, std::time_t now = std::time(nullptr));
 
-// One request to the store's token endpoint with its grant (refresh_token
-// or client_credentials); on success the store holds the new access token
+// One request to the store's token endpoint with its grant (refresh_token,
+// client_credentials with a secret or a certificate assertion, or the JWT
+// bearer grant signed with the service account key); on success the store holds the new access token
 // (and a rotated refresh token). Does not write the file.
 Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time_t now);
 
@@ -118,5 +137,8 @@ std::string FormDecode(const std::string& s);
 
 // The fix to suggest for a provider's refusal (invalid_grant, AADSTS...).
 std::string OAuthRemedy(const std::string& error, const std::string& description);
+// The same, knowing which kind of store was refused (a service account's or
+// a certificate's refusal is about its key, not a refresh token).
+std::string OAuthRemedy(const TokenStore& store, const std::string& error, const std::string& description);
 
 }  // namespace authrelay

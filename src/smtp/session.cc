@@ -181,7 +181,9 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
   // expiry): then one new token, once.
   for (bool renew : {false, true}) {
     auto client = policy_.sasl_factory(flags.value(), renew);
-    if (!client.ok()) return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ +
+    // The credentials' own failure keeps its status (4.3.5: an unusable
+    // password file is a local configuration problem).
+    if (!client.ok()) return Failure(client.failure().dsn(), "SASL authentication failed; cannot authenticate to server " + server_ +
                                                   ": " + client.failure().text(), client.failure().detail());
     auto start = client.value()->Start(mechs);
     if (!start.ok()) {

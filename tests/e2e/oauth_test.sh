@@ -9,6 +9,9 @@
 #  - the next delivery uses the saved token, no new refresh;
 #  - --oauth-enrol (device flow) run as root writes a store the pipe user
 #    owns, and delivery works with it;
+#  - a Google service account store (JWT bearer grant, signature verified
+#    by the endpoint with the public key): the delivery, as the pipe user,
+#    signs a new assertion and the smarthost accepts the token;
 #  - a revoked refresh token defers (4.7.0) with the provider's words and
 #    the fix in the log; the mail stays queued;
 #  - a token the server refuses while it still looks valid is renewed once
@@ -26,7 +29,7 @@ R=$E2E_DIR/relay S=$E2E_DIR/smarthost DV=$E2E_DIR/dovecot
 mkdir -p "$DV/run" "$DV/state"
 
 # The token and introspection endpoint, in the namespace, on 127.0.0.1:8443.
-ns python3 "$E2E_SRC/tests/oauth/token_endpoint.py" 8443 "$E2E_DIR/certs/server.pem" "$E2E_DIR/certs/server.key" \
+ns env TOKEN_ENDPOINT_TRUST="$E2E_DIR/trust.json" python3 "$E2E_SRC/tests/oauth/token_endpoint.py" 8443 "$E2E_DIR/certs/server.pem" "$E2E_DIR/certs/server.key" \
   "$E2E_DIR/requests" relay@example.com > "$E2E_DIR/endpoint.out" 2>&1 &
 EP=$!
 stop_oauth() {
@@ -186,6 +189,34 @@ e2e_send a@example.org someone@many.test "$E2E_DIR/oe.eml"
 e2e_wait_maildir "oauth-enrolled@e2e.test" 30 >/dev/null && ! grep -q "^refresh_token public-e2e" "$E2E_DIR/requests" \
   && ok "delivered with the enrolled token (no refresh needed)" || bad "enrolled delivery: $(tail -3 "$R/maillog")"
 
+# 2d. A Google service account (domain-wide delegation) enrolled as root:
+# the endpoint verifies the JWT bearer grant's signature with the public
+# key, and the smarthost accepts the token it issued for the mailbox.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$E2E_DIR/sa.pem" 2>/dev/null
+openssl pkey -in "$E2E_DIR/sa.pem" -pubout -out "$E2E_DIR/sa.pub" 2>/dev/null
+python3 - "$E2E_DIR" "$R/oauth/sa-key.json" <<'PY'
+import json, sys
+d, key = sys.argv[1], sys.argv[2]
+json.dump({"type": "service_account", "private_key": open(f"{d}/sa.pem").read(),
+           "client_email": "relay@e2e.iam.gserviceaccount.com", "token_uri": "https://127.0.0.1:8443/token"},
+          open(key, "w"))
+json.dump({"service_accounts": {"relay@e2e.iam.gserviceaccount.com": f"{d}/sa.pub"}}, open(f"{d}/trust.json", "w"))
+PY
+chown "$E2E_USER" "$R/oauth/sa-key.json"; chmod 600 "$R/oauth/sa-key.json"
+if ns "$E2E_BIN" -c "$R" --oauth-enrol "$R/oauth/sa.json" --flow=service-account --key-file="$R/oauth/sa-key.json" \
+     --subject=relay@example.com > "$E2E_DIR/enrol-sa.out" 2>&1 < /dev/null \
+   && [ "$(stat -c '%U %a' "$R/oauth/sa.json")" = "$E2E_USER 600" ]; then
+  ok "service account enrolled as root: JWT bearer grant verified, store 600 owned by the pipe user"
+else bad "service account enrolment: $(cat "$E2E_DIR/enrol-sa.out")"; fi
+# Expired, so the delivery itself signs a new assertion as the pipe user.
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); s['expires_at']=1; json.dump(s,open(sys.argv[1],'w'))" "$R/oauth/sa.json"
+mv "$R/oauth/sa.json" "$R/oauth/many.json"   # [smtp.gmail.com]:2587 now uses the service account
+printf 'From: a@example.org\nSubject: sa\nMessage-ID: <oauth-sa@e2e.test>\n\nservice account\n' > "$E2E_DIR/osa.eml"
+e2e_send a@example.org someone@many.test "$E2E_DIR/osa.eml"
+e2e_wait_maildir "oauth-sa@e2e.test" 30 >/dev/null && [ "$(grep -c 'grant-type:jwt-bearer' "$E2E_DIR/requests")" = 2 ] \
+  && ok "delivered with a service-account token fetched by the delivery (a second signed JWT grant)" \
+  || bad "service account delivery: $(cat "$E2E_DIR/requests"; tail -3 "$R/maillog")"
+
 # 3. Revoked refresh token: deferred with the provider's words and the fix.
 printf 'From: a@example.org\nSubject: revoked\nMessage-ID: <oauth-3@e2e.test>\n\nno\n' > "$E2E_DIR/o3.eml"
 e2e_send a@example.org someone@revoked.test "$E2E_DIR/o3.eml"
@@ -220,12 +251,12 @@ if line=$(e2e_wait_log "someone@noscope.test.*status=deferred" 30); then
 else bad "noscope not deferred: $(tail -3 "$R/maillog")"; fi
 
 # 5. No token or client secret anywhere.
-if grep -rqE "at-fresh|at-expired|at-forged|rt-original|rt-rotated|rt-revoked|rt-enrolled|cs-test-secret" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log" "$E2E_DIR/enrol.out"; then
+if grep -rqE "at-fresh|at-expired|at-forged|at-sa-|rt-original|rt-rotated|rt-revoked|rt-enrolled|cs-test-secret|PRIVATE KEY" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log" "$E2E_DIR/enrol.out" "$E2E_DIR/enrol-sa.out"; then
   bad "a token or secret was logged"
 else ok "no token or client secret in the relay, authrelay, smarthost or Dovecot logs"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
   cp "$DV/dovecot.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$/" 2>/dev/null || true
-  printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
+  printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret at-sa- "$(sed -n 2p "$E2E_DIR/sa.pem")" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
 fi
 e2e_finish

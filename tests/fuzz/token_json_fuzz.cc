@@ -1,4 +1,5 @@
-// OAuth JSON: token stores as read from disk, token-endpoint answers
+// OAuth JSON (nlohmann/json through core/json.h): token stores as read
+// from disk (new and old number-as-string forms, and written back), token-endpoint answers
 // (success, errors, device-flow polling) and device authorizations. Any bytes: no crash, no
 // exception; an answer is "ok" only with an access token; the error text
 // that reaches logs and bounces is printable and bounded.
@@ -24,6 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (store.ok()) {
     if (store.value().token_endpoint.empty() || store.value().client_id.empty()) __builtin_trap();
     if (store.value().expires_at < 0 || store.value().refreshed_at < 0) __builtin_trap();
+    // What we write, we read back the same (old string-number stores come
+    // back with JSON numbers).
+    auto again = authrelay::ParseTokenStore("/fuzz/store.json", authrelay::TokenStoreJson(store.value()).Reveal());
+    if (!again.ok() || again.value().expires_at != store.value().expires_at ||
+        again.value().refresh_token.Reveal() != store.value().refresh_token.Reveal() ||
+        again.value().token_endpoint != store.value().token_endpoint) {
+      __builtin_trap();
+    }
   }
   for (int status : {200, 400, 401}) {
     authrelay::TokenAnswer a = authrelay::ParseTokenAnswer({status, text});

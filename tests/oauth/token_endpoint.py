@@ -20,6 +20,21 @@ POST /devicecode client_id, scope -> RFC 8628 device authorization
 GET /authorize (response_type=code, PKCE S256 required) -> 302 to
   redirect_uri?code=...&state=...; POST /token grant_type=authorization_code
   checks the code_verifier against the challenge and the redirect_uri.
+Grants without a person (RFC 7523), checked against TRUST, a JSON file
+named by the environment variable TOKEN_ENDPOINT_TRUST and read at each
+request: {"service_accounts": {CLIENT_EMAIL: PUBLIC_KEY_PEM_FILE},
+"certificates": {CLIENT_ID: CERT_PEM_FILE}}:
+POST /token grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,
+  assertion=JWT (Google service account): RS256 signature verified with
+  the account's public key; iss known, aud = this token endpoint, scope
+  https://mail.google.com/, a sub, iat <= now < exp, exp - iat <= 3600.
+  Refusals in Google's words (400 invalid_grant "Invalid JWT Signature.").
+POST /token grant_type=client_credentials with client_assertion_type
+  urn:ietf:params:oauth:client-assertion-type:jwt-bearer and
+  client_assertion=JWT (Microsoft certificate credential): x5t#S256 (or
+  x5t) names the registered certificate, RS256 verified with its public
+  key, iss = sub = client_id, aud = this endpoint, a jti never seen before,
+  unexpired. Refusals in Microsoft's words (401 invalid_client AADSTS...).
 Tokens issued to client_id "client-noscope" are never active (as a token
 without the SMTP scope: the smarthost refuses it).
 Every access token issued is for USER (argv[5], default relay@example.com).
@@ -30,6 +45,7 @@ import base64
 import hashlib
 import http.server
 import json
+import os
 import ssl
 import sys
 import threading
@@ -50,6 +66,97 @@ def issue_tokens(n, client_id):
         issued.add(f"at-fresh-{n}")
     return {"access_token": f"at-fresh-{n}", "expires_in": 3599, "token_type": "Bearer",
             "refresh_token": f"rt-enrolled-{n}"}
+
+
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verify_rs256(jwt, public_key):
+    """The header and claims of jwt if its RS256 signature verifies, else None."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    try:
+        head, body, sig = jwt.split(".")
+        header = json.loads(b64url_decode(head))
+        if header.get("alg") != "RS256":
+            return None
+        public_key.verify(b64url_decode(sig), (head + "." + body).encode(), padding.PKCS1v15(), hashes.SHA256())
+        return header, json.loads(b64url_decode(body))
+    except (ValueError, InvalidSignature):
+        return None
+
+
+def trust():
+    path = os.environ.get("TOKEN_ENDPOINT_TRUST")
+    return json.load(open(path)) if path and os.path.exists(path) else {}
+
+
+seen_jti = set()
+
+
+def check_service_account(form):
+    """None when the JWT bearer grant is good, else (status, error, description)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    jwt = form.get("assertion", [""])[0]
+    try:
+        claims = json.loads(b64url_decode(jwt.split(".")[1]))
+    except (ValueError, IndexError):
+        return 400, "invalid_grant", "Invalid JWT."
+    pem = trust().get("service_accounts", {}).get(claims.get("iss"))
+    if pem is None:
+        return 400, "invalid_grant", "Invalid JWT: unknown issuer."
+    verified = verify_rs256(jwt, load_pem_public_key(open(pem, "rb").read()))
+    if verified is None:
+        return 400, "invalid_grant", "Invalid JWT Signature."
+    _, claims = verified
+    now = time.time()
+    if claims.get("aud") != f"https://127.0.0.1:{PORT}/token":
+        return 400, "invalid_grant", "Invalid JWT: aud is not this token endpoint."
+    if claims.get("scope") != "https://mail.google.com/" or not claims.get("sub"):
+        return 400, "invalid_scope", "Bad scope or no sub."
+    if not (claims.get("iat", now + 100) <= now + 5 < claims.get("exp", 0)) or claims["exp"] - claims["iat"] > 3600:
+        return 400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes)."
+    return None
+
+
+def check_client_assertion(form, client_id):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    if form.get("client_assertion_type", [""])[0] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+        return 400, "invalid_request", "AADSTS50027: bad client_assertion_type."
+    jwt = form.get("client_assertion", [""])[0]
+    pem = trust().get("certificates", {}).get(client_id)
+    if pem is None:
+        return 401, "invalid_client", "AADSTS700027: no certificate registered for the application."
+    cert = x509.load_pem_x509_certificate(open(pem, "rb").read())
+    try:
+        header = json.loads(b64url_decode(jwt.split(".")[0]))
+    except (ValueError, IndexError):
+        return 401, "invalid_client", "AADSTS50027: Invalid JWT token."
+    s256 = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).decode().rstrip("=")
+    sha1 = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).decode().rstrip("=")
+    if header.get("x5t#S256", header.get("x5t")) not in (s256, sha1) or \
+            ("x5t#S256" in header and header["x5t#S256"] != s256):
+        return 401, "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client " \
+                                      "assertion is not registered on application."
+    verified = verify_rs256(jwt, cert.public_key())
+    if verified is None:
+        return 401, "invalid_client", "AADSTS700027: Client assertion contains an invalid signature."
+    _, claims = verified
+    now = time.time()
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        return 401, "invalid_client", "AADSTS700023: iss and sub must be the client_id."
+    if claims.get("aud") != f"https://127.0.0.1:{PORT}/token":
+        return 401, "invalid_client", "AADSTS700024: aud is not this token endpoint."
+    if not claims.get("exp", 0) > now or claims.get("nbf", 0) > now + 5:
+        return 401, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range."
+    with lock:
+        if not claims.get("jti") or claims["jti"] in seen_jti:
+            return 401, "invalid_client", "AADSTS700025: the jti was used before."
+        seen_jti.add(claims["jti"])
+    return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -125,6 +232,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if entry is None or entry[0] != digest or entry[1] != form.get("redirect_uri", [""])[0]:
                 return self.reply(400, {"error": "invalid_grant", "error_description": "Bad code or verifier."})
             return self.reply(200, issue_tokens(n, client_id))
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            refused = check_service_account(form)
+            if refused:
+                return self.reply(refused[0], {"error": refused[1], "error_description": refused[2]})
+            with lock:
+                issued.add(f"at-sa-{n}")
+            return self.reply(200, {"access_token": f"at-sa-{n}", "expires_in": 3599, "token_type": "Bearer"})
+        if grant == "client_credentials" and "client_assertion" in form:
+            refused = check_client_assertion(form, client_id)
+            if refused:
+                return self.reply(refused[0], {"error": refused[1], "error_description": refused[2]})
+            with lock:
+                issued.add(f"at-cert-{n}")
+            return self.reply(200, {"access_token": f"at-cert-{n}", "expires_in": 3599, "token_type": "Bearer"})
         if not client_id.startswith("public-") and form.get("client_secret", [""])[0] != "cs-test-secret":
             return self.reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
         if grant == "refresh_token" and rt == "rt-revoked":

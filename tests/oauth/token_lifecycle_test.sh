@@ -12,6 +12,11 @@
 #    the paste-code flow with PKCE (and a foreign pasted address refused),
 #    client credentials; the status shows the refresh token's likely end;
 #  - --check warns ahead of a refresh token's likely end, errs past it;
+#  - without a person (RFC 7523): a Google service account's JWT bearer
+#    grant and a Microsoft certificate client assertion, each verified by
+#    the endpoint with the public key; enrolment, the store, --oauth-status,
+#    a cached token reused, a wrong key refused with the provider's words,
+#    an unsafe key file refused with the fix, --check;
 #  - no token or client secret in any output or log.
 #   token_lifecycle_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
@@ -24,7 +29,7 @@ bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
 cleanup() { kill "$EP" 2>/dev/null; wait "$EP" 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
 
-python3 "$(dirname "$0")/token_endpoint.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/requests" > "$D/endpoint.out" 2>&1 &
+TOKEN_ENDPOINT_TRUST="$D/trust.json" python3 "$(dirname "$0")/token_endpoint.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/requests" > "$D/endpoint.out" 2>&1 &
 EP=$!
 for _ in $(seq 50); do grep -q ready "$D/endpoint.out" 2>/dev/null && break; sleep 0.1; done
 mkdir -p "$D/cf"
@@ -228,14 +233,127 @@ grep -q "=> username b@example.com, OAuth token store $D/aging.json (see authrel
 out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" -o authrelay_oauth_expiry_warning=5d --check 2>&1)
 ! grep -q "aging.json" <<<"$out" && ok "authrelay_oauth_expiry_warning = 5d: no warning 10 days ahead" || bad "window: $out"
 
+# 11. Without a person: Google service account (JWT bearer grant) and a
+# Microsoft certificate (client assertion). Keys made here; the endpoint
+# verifies each signature with the public key.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/sa.pem" 2>/dev/null
+openssl pkey -in "$D/sa.pem" -pubout -out "$D/sa.pub" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/other-sa.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=authrelay app" -keyout "$D/app.key" -out "$D/app.crt" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/wrong-app.key" 2>/dev/null
+chmod 600 "$D/sa.pem" "$D/app.key" "$D/wrong-app.key"
+python3 - "$D" "$E/token" <<'PY'
+import json, sys
+d, token_uri = sys.argv[1], sys.argv[2]
+for name, pem in (("sa-key.json", "sa.pem"), ("wrong-sa-key.json", "other-sa.pem")):
+    json.dump({"type": "service_account", "project_id": "p", "private_key_id": "k1",
+               "private_key": open(f"{d}/{pem}").read(), "client_email": "relay@p.iam.gserviceaccount.com",
+               "client_id": "1", "token_uri": token_uri}, open(f"{d}/{name}", "w"))
+json.dump({"service_accounts": {"relay@p.iam.gserviceaccount.com": f"{d}/sa.pub"},
+           "certificates": {"app-cert-1": f"{d}/app.crt"}}, open(f"{d}/trust.json", "w"))
+PY
+chmod 600 "$D/sa-key.json" "$D/wrong-sa-key.json"
+out=$(run --oauth-enrol "$D/enrol/sa.json" --flow=service-account --key-file="$D/sa-key.json" \
+  --subject=mailbox@example.com 2>&1 < /dev/null); rc=$?
+echo "$out" > "$D/e-sa.out"
+[ "$rc" = 0 ] && grep -q "The service account may act for mailbox@example.com: the token endpoint issued an access token" <<<"$out" \
+  && grep -q "grant-type:jwt-bearer ?$" "$D/requests" \
+  && ok "service account: JWT bearer grant (RS256, sub = mailbox) verified by the endpoint with the public key" \
+  || bad "service account enrol: rc=$rc $out"
+python3 - "$D/enrol/sa.json" <<'PY' && ok "service-account store: jwt_bearer, key file, subject, numbers as numbers, no key inside" \
+  || bad "sa store: $(cat "$D/enrol/sa.json")"
+import json, sys
+text = open(sys.argv[1]).read(); s = json.loads(text)
+assert s["grant_type"] == "jwt_bearer" and s["subject"] == "mailbox@example.com", s
+assert s["client_id"] == "relay@p.iam.gserviceaccount.com" and s["key_file"].endswith("/sa-key.json"), s
+assert isinstance(s["expires_at"], int) and s["access_token"].startswith("at-sa-"), s
+assert "PRIVATE KEY" not in text and "refresh_token" not in s and "\\/" not in text
+PY
+show_store() {  # the store as written, the access token hidden
+  sed -E 's/"access_token": "[^"]*"/"access_token": "<hidden>"/' "$1" | sed 's/^/    /'
+}
+show_store "$D/enrol/sa.json"
+out=$(run --oauth-status "$D/enrol/sa.json" 2>&1); echo "$out" > "$D/c-sa-status.out"
+grep -q "^grant: jwt_bearer" <<<"$out" && grep -q "^service account: relay@p.iam.gserviceaccount.com, key file $D/sa-key.json, acting for mailbox@example.com" <<<"$out" \
+  && grep -q "^no refresh token: a new access token is fetched with a signed assertion" <<<"$out" && grep -q "access token: valid for" <<<"$out" \
+  && ! grep -q "refresh token likely" <<<"$out" && ok "--oauth-status for a service account: no refresh token to expire" || bad "sa status: $out"
+sed -n '/^store:/,$p' <<<"$out" | sed 's/^/    /'
+before=$(wc -l < "$D/requests")
+out=$(run --oauth-status "$D/enrol/sa.json" --refresh 2>&1)
+grep -q "still valid; not refreshed" <<<"$out" && [ "$(wc -l < "$D/requests")" = "$before" ] \
+  && ok "service account: the cached token is used, no request" || bad "sa cached: $out"
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); s['expires_at']=1; json.dump(s,open(sys.argv[1],'w'))" "$D/enrol/sa.json"
+out=$(run --oauth-status "$D/enrol/sa.json" --refresh 2>&1); rc=$?
+[ "$rc" = 0 ] && grep -q "access token refreshed" <<<"$out" && [ "$(wc -l < "$D/requests")" = $((before + 1)) ] \
+  && ok "service account: an expired token is fetched again with a new assertion (under the store lock)" || bad "sa refetch: rc=$rc $out"
+out=$(run --oauth-enrol "$D/enrol/sa-wrong.json" --flow=service-account --key-file="$D/wrong-sa-key.json" \
+  --subject=mailbox@example.com 2>&1 < /dev/null); rc=$?
+echo "$out" > "$D/e-sa-wrong.out"
+[ "$rc" = 75 ] && grep -q "^4.7.0 OAuth enrolment failed: OAuth token refresh failed: invalid_grant: Invalid JWT Signature." <<<"$out" \
+  && grep -q "^fix: check that $D/wrong-sa-key.json holds a current key of the service account" <<<"$out" \
+  && [ ! -e "$D/enrol/sa-wrong.json" ] && ok "a JWT signed with another key: refused (invalid_grant: Invalid JWT Signature.), the fix names the key file, no store" \
+  || bad "sa wrong key: rc=$rc $out"
+grep -E "^(4.7.0|fix:)" <<<"$out" | sed 's/^/    /'
+chmod 640 "$D/sa-key.json"
+out=$(run --oauth-enrol "$D/enrol/sa2.json" --flow=service-account --key-file="$D/sa-key.json" --subject=m@example.com 2>&1 < /dev/null); rc=$?
+[ "$rc" = 75 ] && grep -q "service account key file $D/sa-key.json: readable or writable by others (chmod 600 it)" <<<"$out" \
+  && ok "a group-readable service account key file is refused, with the fix" || bad "sa key mode: rc=$rc $out"
+chmod 600 "$D/sa-key.json"
+
+out=$(run --oauth-enrol "$D/enrol/cert.json" --provider=microsoft --flow=client-credentials --tenant=contoso.example \
+  --client-id=app-cert-1 --certificate="$D/app.crt" --key="$D/app.key" --token-endpoint="$E/token" 2>&1 < /dev/null); rc=$?
+echo "$out" > "$D/e-cert.out"
+[ "$rc" = 0 ] && grep -q "The certificate works: the token endpoint issued an access token" <<<"$out" \
+  && grep -q "^client_credentials app-cert-1$" "$D/requests" \
+  && ok "certificate client assertion (x5t#S256, iss=sub=client_id, aud, jti, exp) verified by the endpoint" \
+  || bad "cert enrol: rc=$rc $out"
+python3 - "$D/enrol/cert.json" <<'PY' && ok "certificate store: client_credentials with certificate and key paths, no secret" \
+  || bad "cert store: $(cat "$D/enrol/cert.json")"
+import json, sys
+text = open(sys.argv[1]).read(); s = json.loads(text)
+assert s["grant_type"] == "client_credentials" and s["certificate"].endswith("/app.crt"), s
+assert s["private_key_file"].endswith("/app.key") and "client_secret" not in s and "PRIVATE KEY" not in text, s
+assert isinstance(s["expires_at"], int) and s["access_token"].startswith("at-cert-")
+PY
+show_store "$D/enrol/cert.json"
+out=$(run --oauth-status "$D/enrol/cert.json" 2>&1); echo "$out" > "$D/c-cert-status.out"
+grep -q "^client assertion: certificate $D/app.crt, key $D/app.key" <<<"$out" && grep -q "^certificate thumbprint (x5t#S256): " <<<"$out" \
+  && grep -q "^no refresh token: .* and the certificate" <<<"$out" && ok "--oauth-status for a certificate: thumbprint, expiry, no refresh token" \
+  || bad "cert status: $out"
+sed -n '/^store:/,$p' <<<"$out" | sed 's/^/    /'
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); s['expires_at']=1; json.dump(s,open(sys.argv[1],'w'))" "$D/enrol/cert.json"
+out=$(run --oauth-status "$D/enrol/cert.json" --refresh 2>&1); rc=$?
+[ "$rc" = 0 ] && grep -q "access token refreshed" <<<"$out" && ok "certificate: a new assertion (new jti) when the token runs out" || bad "cert refetch: rc=$rc $out"
+out=$(run --oauth-enrol "$D/enrol/cert-wrong.json" --provider=microsoft --flow=client-credentials --tenant=contoso.example \
+  --client-id=app-cert-1 --certificate="$D/app.crt" --key="$D/wrong-app.key" --token-endpoint="$E/token" 2>&1 < /dev/null); rc=$?
+echo "$out" > "$D/e-cert-wrong.out"
+[ "$rc" = 75 ] && grep -q "invalid_client: AADSTS700027: Client assertion contains an invalid signature." <<<"$out" \
+  && grep -q "^fix: upload $D/app.crt to the app registration (Certificates & secrets) and check that $D/wrong-app.key is its private key" <<<"$out" \
+  && [ ! -e "$D/enrol/cert-wrong.json" ] && ok "an assertion signed with a key not the certificate's: refused (AADSTS700027), the fix names both files" \
+  || bad "cert wrong key: rc=$rc $out"
+grep -E "^(4.7.0|fix:)" <<<"$out" | sed 's/^/    /'
+cat > "$D/sasl_passwd2" <<P
+[sa.example]:587   mailbox@example.com:oauth2:$D/enrol/sa.json
+[cert.example]:587 app@example.com:oauth2:$D/enrol/cert.json
+P
+postmap -c "$D/cf" "hash:$D/sasl_passwd2"
+chmod 644 "$D/app.key"
+out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd2" --check 2>&1); rc=$?
+echo "$out" > "$D/c-check-assert.out"
+grep -q "^error: OAuth token store $D/enrol/cert.json: private key file $D/app.key: readable or writable by others" <<<"$out" \
+  && ! grep -q "sa.json" <<<"$out" && ! grep -q "refresh token" <<<"$out" \
+  && ok "--check: an unsafe certificate key is an error; a good service account store raises nothing" || bad "check assert: $out"
+chmod 600 "$D/app.key"
+
 # 6. Nothing secret anywhere we print or log.
-if grep -rqE "at-fresh|at-expired|at-app|rt-rotated|rt-original|rt-enrolled|cs-test-secret|4/code-" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then
+if grep -rqE "at-fresh|at-expired|at-app|at-sa-|at-cert-|rt-rotated|rt-original|rt-enrolled|cs-test-secret|4/code-|PRIVATE KEY|$(sed -n 2p "$D/sa.pem")|$(sed -n 2p "$D/app.key")" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then
   bad "a token or the client secret was printed or logged"
 else ok "no token or client secret in any output or log"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
   cp "$D"/c*.out "$D"/e-*.out "$D/authrelay.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-$$/"
-  printf '%s\n' at-fresh-1 rt-rotated-1 rt-enrolled- cs-test-secret > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
+  printf '%s\n' at-fresh-1 rt-rotated-1 rt-enrolled- cs-test-secret at-sa- at-cert- "$(sed -n 2p "$D/sa.pem")" \
+    "$(sed -n 3p "$D/sa.pem")" "$(sed -n 2p "$D/app.key")" "$(sed -n 3p "$D/app.key")" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

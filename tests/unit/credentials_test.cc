@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <map>
 
@@ -135,6 +137,66 @@ BOOST_AUTO_TEST_CASE(value_split) {
   Credentials n = SplitCredentialValue(Secret("nocolon"));
   BOOST_TEST(n.username == "nocolon");
   BOOST_TEST(n.password.empty());
+}
+
+BOOST_AUTO_TEST_CASE(file_and_ses_key_values_name_where_the_secret_lives) {
+  Credentials f = SplitCredentialValue(Secret("u@example.com:file:/run/secrets/smtp"));
+  BOOST_TEST(f.username == "u@example.com");
+  BOOST_TEST(f.password_file == "/run/secrets/smtp");
+  BOOST_TEST(f.password.empty());
+  BOOST_TEST(f.ses_region.empty());
+  Credentials s = SplitCredentialValue(Secret("AKIAIOSFODNN7EXAMPLE:ses-key:eu-west-1:/etc/authrelay/ses.key"));
+  BOOST_TEST(s.username == "AKIAIOSFODNN7EXAMPLE");
+  BOOST_TEST(s.ses_region == "eu-west-1");
+  BOOST_TEST(s.password_file == "/etc/authrelay/ses.key");
+  BOOST_TEST(PasswordSource(s) == "SES key file /etc/authrelay/ses.key (region eu-west-1)");
+  // Anything else is still a password: relative paths, other prefixes.
+  for (const char* pw : {"file:relative", "file", "ses-key:us-east-1", "ses-key:x", "File:/x", "pw:file:/x"}) {
+    Credentials p = SplitCredentialValue(Secret(std::string("u:") + pw));
+    BOOST_TEST(p.password_file.empty());
+    BOOST_TEST(p.password.Reveal() == pw);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(aws_region_names) {
+  for (const char* r : {"us-east-1", "eu-central-2", "ap-southeast-3", "us-gov-west-1", "il-central-1"}) {
+    BOOST_TEST(ValidAwsRegion(r), r);
+  }
+  for (const char* r : {"", "us-east", "US-EAST-1", "us_east_1", "-1", "us-east-1a", "us-east-1/x", "1-east-1"}) {
+    BOOST_TEST(!ValidAwsRegion(r), r);
+  }
+}
+
+// The derivation's shape (the values themselves are checked against an
+// independent Python derivation in tests/credmap/secret_sources_test.sh):
+// 33 bytes (version 0x04 + HMAC-SHA256) in base64, region-dependent.
+BOOST_AUTO_TEST_CASE(ses_smtp_password_shape) {
+  Secret key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  Secret a = SesSmtpPassword(key, "us-east-1");
+  Secret b = SesSmtpPassword(key, "eu-west-1");
+  BOOST_TEST(a.size() == 44u);
+  BOOST_TEST(a.Reveal().rfind("B", 0) == 0u);  // 0x04 as the first base64 sextets
+  BOOST_TEST(a.Reveal() != b.Reveal());
+  BOOST_TEST(SesSmtpPassword(key, "us-east-1").Reveal() == a.Reveal());
+}
+
+BOOST_AUTO_TEST_CASE(an_unusable_password_file_defers_with_the_fix) {
+  Credentials c = SplitCredentialValue(Secret("u:file:/nonexistent/authrelay-pw"));
+  c.matched_key = "[smtp.example.com]:587";
+  auto r = ResolvePassword(c, geteuid());
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.failure().dsn() == "4.3.5");
+  BOOST_TEST(r.failure().detail().find("password file /nonexistent/authrelay-pw (credentials for "
+                                       "[smtp.example.com]:587): cannot open") != std::string::npos,
+             r.failure().detail());
+  Credentials bad = SplitCredentialValue(Secret("AKIA:ses-key:Mars:/x"));
+  r = ResolvePassword(bad, geteuid());
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.failure().detail().find("not an AWS region") != std::string::npos);
+  // A map password stays a map password.
+  auto plain = ResolvePassword(SplitCredentialValue(Secret("u:pw")), geteuid());
+  BOOST_REQUIRE(plain.ok());
+  BOOST_TEST(plain.value().Reveal() == "pw");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -88,6 +88,55 @@ BOOST_AUTO_TEST_CASE(xoauth2_and_oauthbearer_initial_responses) {
   BOOST_TEST(n.failure().detail().find("neither XOAUTH2 nor OAUTHBEARER") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(store_json_has_numbers_as_numbers_and_slashes_unescaped) {
+  TokenStore s = Sample("/x/store.json", 1'800'003'600);
+  s.refresh_token_issued_at = 1'799'000'000;
+  std::string text = TokenStoreJson(s).Reveal();
+  BOOST_TEST(text.find(R"("expires_at": 1800003600)") != std::string::npos, text);
+  BOOST_TEST(text.find(R"("refreshed_at": 1000)") != std::string::npos, text);
+  BOOST_TEST(text.find(R"("refresh_token_issued_at": 1799000000)") != std::string::npos, text);
+  BOOST_TEST(text.find(R"("token_endpoint": "https://login.example/token")") != std::string::npos, text);
+  BOOST_TEST(text.find("\\/") == std::string::npos, text);
+  auto back = ParseTokenStore("/x/store.json", text);
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST(back.value().expires_at == 1'800'003'600);
+  BOOST_TEST(back.value().refresh_token.Reveal() == "rt-1");
+}
+
+// A store exactly as the Boost.PropertyTree writer left it: every number a
+// string, every '/' escaped. Stores enrolled before the JSON library change
+// must keep working.
+BOOST_AUTO_TEST_CASE(old_store_with_numbers_as_strings_still_reads) {
+  const std::string old = R"({
+    "token_endpoint": "https:\/\/oauth2.googleapis.com\/token",
+    "client_id": "123.apps.googleusercontent.com",
+    "client_secret": "cs-old",
+    "grant_type": "refresh_token",
+    "refresh_token": "1\/\/0g-old",
+    "access_token": "ya29.old",
+    "expires_at": "1796013837",
+    "refreshed_at": "1796010238",
+    "refresh_token_issued_at": "1795000000",
+    "provider": "google"
+}
+)";
+  auto s = ParseTokenStore("/x/old.json", old);
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().token_endpoint == "https://oauth2.googleapis.com/token");
+  BOOST_TEST(s.value().refresh_token.Reveal() == "1//0g-old");
+  BOOST_TEST(s.value().expires_at == 1796013837);
+  BOOST_TEST(s.value().refreshed_at == 1796010238);
+  BOOST_TEST(s.value().refresh_token_issued_at == 1795000000);
+  // Written back: numbers now.
+  std::string text = TokenStoreJson(s.value()).Reveal();
+  BOOST_TEST(text.find(R"("expires_at": 1796013837)") != std::string::npos, text);
+  // Not JSON, or not an object: a clear refusal.
+  auto bad = ParseTokenStore("/x/bad.json", "{\"token_endpoint\": ");
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST(bad.failure().detail().find("not valid JSON") != std::string::npos);
+  BOOST_TEST(!ParseTokenStore("/x/arr.json", "[1]").ok());
+}
+
 BOOST_AUTO_TEST_CASE(refresh_only_when_needed_and_rotation_is_saved) {
   Dir d;
   std::string path = d.path + "/store.json";
