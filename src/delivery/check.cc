@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "config/own_settings.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
@@ -51,6 +52,7 @@ class Checker {
     CheckMaps();
     CheckOAuthStores();
     CheckSaslOptions();
+    CheckOwnSettingsHome();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
       Warn("no relayhost and no next hop given: only the general settings were checked",
@@ -173,6 +175,13 @@ class Checker {
              "authrelay --oauth-enrol " + path);
       }
     }
+  }
+
+  // authrelay's own names in main.cf work, but make postconf warn.
+  void CheckOwnSettingsHome() {
+    if (ctx_.own_in_main_cf.empty()) return;
+    Warn(OwnInMainCfHint(s_.config_dir, ctx_.own_in_main_cf),
+         "authrelay-setup moves them (it runs postconf -X for each), or move the lines by hand");
   }
 
   void CheckSaslOptions() {

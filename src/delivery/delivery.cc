@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "config/main_cf.h"
+#include "config/own_settings.h"
 #include "config/settings.h"
 #include "core/process.h"
 #include "core/sanitize.h"
@@ -223,6 +224,7 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
+  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls_session_cache), ctx.value().own_in_main_cf);
 
   Envelope env;
   env.sender = *o.sender;
