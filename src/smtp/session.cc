@@ -7,6 +7,7 @@
 #include "core/sanitize.h"
 #include "log/log.h"
 #include "smtp/data_encoder.h"
+#include "smtp/throttle.h"
 
 namespace authrelay {
 namespace {
@@ -53,7 +54,7 @@ Failure Session::IoFailure(IoStatus s, const char* stage) const {
 }
 
 Failure Session::Said(const Reply& reply, const char* in_reply_to) const {
-  return Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")");
+  return WithThrottle(Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")"), reply);
 }
 
 std::optional<Failure> Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
@@ -201,7 +202,7 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
                 " (" + refusal.Text() + "); getting a new one and trying once more");
       continue;
     }
-    Failure f(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text());
+    Failure f = WithThrottle(Failure(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text()), refusal);
     return policy_.auth_soft_bounce ? f.Softened() : f;
   }
   return std::nullopt;  // not reached: the second pass always returns
@@ -320,7 +321,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   if (r.cls() != 2) {
     std::string dsn = r.dsn;
     if (r.cls() == 5 && policy_.skip_5xx_greeting) dsn = WithClass(dsn, '4');
-    return fail_early(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()));
+    return fail_early(WithThrottle(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()), r));
   }
   if (auto f = Ehlo(overall, result)) return fail_early(*f);
 
