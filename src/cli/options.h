@@ -4,6 +4,7 @@
 //                      [-c DIR] [-o name=value]... [-v] -- RCPT...
 // Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
 //            --oauth-status STORE [--refresh] | --oauth-enrol STORE ...
+//            --provider-profile=NAME (what authrelay-setup --provider=NAME sets)
 //            with --sender=, --rcpt=, --json, --dry-run, -v, --trace.
 //            --postconf -- NAME...: the value authrelay reads for each
 //            parameter, expanded (compare: postconf -xh NAME).
@@ -20,7 +21,8 @@
 
 namespace authrelay {
 
-enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kOAuthEnrol, kVersion, kHelp };
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kOAuthEnrol, kVersion, kHelp,
+                  kProviderProfile };
 
 // --oauth-enrol STORE and its flags (see oauth/enrol.h). The client secret
 // comes from a file: argv is visible to every local user.

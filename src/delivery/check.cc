@@ -12,6 +12,7 @@
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
+#include "delivery/profile_ops.h"
 #include "delivery/report.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
@@ -210,6 +211,7 @@ class Checker {
       return;
     }
     for (const NextHop& hop : hops.value()) {
+      for (auto& [what, fix] : ProfileWarnings(ctx_.cf, hop.host)) Warn(std::move(what), std::move(fix));
       HopReport h;
       h.nexthop = hop.verbatim;
       std::optional<Credentials> creds;

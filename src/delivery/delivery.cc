@@ -16,6 +16,7 @@
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
+#include "delivery/profile_ops.h"
 #include "delivery/remedy.h"
 #include "log/log.h"
 #include "net/connection.h"
@@ -419,6 +420,7 @@ int RunOpsCommand(const Options& o) {
     case Mode::kCheck: return RunCheck(o, ctx.value());
     case Mode::kOAuthStatus: return RunOAuthStatus(o, ctx.value());
     case Mode::kOAuthEnrol: return RunOAuthEnrol(o, ctx.value());
+    case Mode::kProviderProfile: return RunProviderProfile(o.target, ctx.value().cf);
     case Mode::kPostconf:
       for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
       return kExitOk;
