@@ -116,6 +116,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         return UsageError("--size is not a number: " + *v);
       }
       o.size = n;
+    } else if (TakeLong(args, i, "--orcpt", v, missing)) {
+      if (missing) return UsageError("--orcpt needs a value (--orcpt=${original_recipient})");
+      o.original_recipients.push_back(*v);
     } else if (TakeLong(args, i, "--rcpt", v, missing)) {
       if (missing) return UsageError("--rcpt needs a value");
       o.probe_rcpt = *v;

@@ -1,6 +1,7 @@
 // Command-line contract (SPEC §1, §7). Pure: argv in, Options or Failure out.
 //
 // Delivery:  authrelay --nexthop=N --sender=S [--queue-id=Q] [--size=N]
+//                      [--orcpt=ORIG]... (pipe(8) repeats it per recipient, in order)
 //                      [-c DIR] [-o name=value]... [-v] -- RCPT...
 // Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
 //            --oauth-status STORE [--refresh] | --oauth-enrol STORE ...
@@ -40,6 +41,7 @@ struct Options {
   std::string queue_id;                                          // --queue-id=
   std::optional<std::uint64_t> size;                             // --size=
   std::vector<std::string> recipients;                           // after --
+  std::vector<std::string> original_recipients;                  // --orcpt=${original_recipient}, one per recipient
   std::string target;                                            // NEXTHOP of --lookup/--probe, STORE of --oauth-status
   bool refresh = false;                                          // --oauth-status --refresh
   std::string probe_rcpt;                                        // --rcpt=

@@ -231,6 +231,15 @@ Report Deliver(const Options& o, MessageSource& message) {
   env.sender = *o.sender;
   env.recipients = o.recipients;
   env.size = o.size;
+  // ORCPT is optional information: a count that does not pair up with the
+  // recipients (an edited master.cf entry) sends none rather than wrong ones.
+  if (o.original_recipients.size() == o.recipients.size()) {
+    env.original_recipients = o.original_recipients;
+  } else if (!o.original_recipients.empty()) {
+    log::Warning("--orcpt given " + std::to_string(o.original_recipients.size()) + " times for " +
+                 std::to_string(o.recipients.size()) + " recipients: no ORCPT sent (the master.cf argv needs "
+                 "--orcpt=${original_recipient} once, before --)");
+  }
   auto report_all = [&](const std::string& relay, const std::string& dsn, const std::string& status,
                         const std::string& text) {
     for (const auto& r : env.recipients) {

@@ -7,6 +7,7 @@
 #include "core/sanitize.h"
 #include "log/log.h"
 #include "smtp/data_encoder.h"
+#include "smtp/dsn.h"
 #include "smtp/throttle.h"
 
 namespace authrelay {
@@ -378,12 +379,12 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   // 2 + recipients. A group that could fill the socket buffers while the
   // server's replies wait unread is sent in lock step instead.
   std::size_t group_bytes = mail.size() + 8;
-  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12;
+  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12 + OrcptFor(caps_.dsn, env, rcpt).size();
   const bool pipelined = caps_.pipelining && group_bytes <= 16 * 1024;
   const bool send_data = !policy_.dry_run;
   if (pipelined) {
     std::string group = mail + "\r\n";
-    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">\r\n";
+    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt) + "\r\n";
     if (send_data) group += "DATA\r\n";
     if (policy_.trace) {
       // The transcript shows every command, as if sent one by one.
@@ -416,7 +417,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   std::vector<Failure> refused;
   for (const std::string& rcpt : env.recipients) {
     if (mail_refused && !pipelined) break;
-    if (auto f = command("RCPT TO:<" + rcpt + ">", kRcpt, policy_.rcpt_timeout, r)) {
+    if (auto f = command("RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt), kRcpt, policy_.rcpt_timeout, r)) {
       return fail(mail_refused ? *mail_refused : *f);
     }
     if (r.cls() != 2 && !mail_refused) {
