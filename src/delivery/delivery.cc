@@ -21,6 +21,7 @@
 #include "log/log.h"
 #include "net/connection.h"
 #include "net/dns.h"
+#include "net/proxy.h"
 #include "oauth/http_client.h"
 #include "sasl/oauth_client.h"
 
@@ -119,7 +120,15 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
     TlsClient tls(tls_policy);
 
-    auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
+    // Egress proxy (authrelay_proxy / authrelay_proxy_maps): the proxy
+    // resolves the server's name, so there is one endpoint, by name.
+    auto proxy = FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
+    if (!proxy.ok()) {
+      out.failure = proxy.failure();
+      return true;  // a configuration error defers; never "go direct instead"
+    }
+    auto endpoints = proxy.value() ? Result<std::vector<Endpoint>>(std::vector<Endpoint>{ProxiedEndpoint(server, hop.port)})
+                                   : ResolveHost(server, hop.port, s.inet_protocols);
     if (!endpoints.ok()) {
       log::Info(endpoints.failure().text());
       out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
@@ -129,7 +138,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     for (const Endpoint& ep : endpoints.value()) {
       if (deadline.Expired()) break;
       const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
-      auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
+      auto fd = proxy.value() ? ConnectViaProxy(*proxy.value(), ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline),
+                                                s.inet_protocols, s.bind_address)
+                              : ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
       if (!fd.ok()) {
         log::Info(fd.failure().text());
         out.failure = fd.failure();
@@ -145,7 +156,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       policy.trace = trace;
       if (policy.credentials) {
         policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
-                                              MakeCurlPost(s.ca_file, s.ca_path, 30));
+                                              MakeCurlPost(s.ca_file, s.ca_path, 30,
+                                                           proxy.value() ? std::make_shared<const Secret>(proxy.value()->CurlUrl())
+                                                                         : nullptr));
       }
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
