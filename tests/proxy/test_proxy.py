@@ -4,12 +4,13 @@ CONNECT, on 127.0.0.1, threads relaying bytes both ways.
 
   test_proxy.py socks5|http [--user U --password P] [--resolve NAME=ADDR]...
 
-Prints "PORT n" once listening. Logs one line per request to stderr:
+Prints "PORT n PID p" once listening (the pid to end it by). Logs one line per request to stderr:
 "CONNECT name:port atyp=domain" (SOCKS) / "CONNECT name:port" (HTTP), so a
 test can see that the server's *name* reached the proxy. --resolve is the
 proxy's own view of DNS (names not listed fail to resolve: unreachable)."""
 import argparse
 import base64
+import os
 import socket
 import sys
 import threading
@@ -62,7 +63,9 @@ def open_upstream(args, host, port):
     if addr is None:
         return None, 4  # host unreachable: the proxy cannot resolve it
     try:
-        return socket.create_connection((addr, port), timeout=5), 0
+        up = socket.create_connection((addr, port), timeout=5)
+        up.settimeout(None)  # the timeout was for connecting; an SMTP session may idle
+        return up, 0
     except ConnectionRefusedError:
         return None, 5
     except OSError:
@@ -147,7 +150,7 @@ def main():
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
     srv.listen(16)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
+    print("PORT %d PID %d" % (srv.getsockname()[1], os.getpid()), flush=True)
     handler = socks5 if args.kind == "socks5" else http
     while True:
         c, _ = srv.accept()
