@@ -109,5 +109,27 @@ if [ $rc = 75 ] && grep -q "^4.3.5 mail system configuration error: authrelay.cf
   ok "authrelay_time_limit in authrelay.cf: exit 75, $(head -1 <<<"$out")"
 else bad "authrelay_time_limit in authrelay.cf: rc=$rc $out"; fi
 
+# 5. The log hint: once per version of main.cf, not on every delivery.
+# Deliveries as an unprivileged user (as pipe(8) runs them) to a port
+# nothing listens on; the marker lives in the state directory (that of
+# authrelay_tls_session_cache).
+if [ "$(id -u)" = 0 ]; then
+  chmod 755 "$D"
+  install -m 755 "$BIN" "$D/authrelay"
+  make_config "$D/hint"
+  mkdir -p "$D/state"; chown nobody "$D/state"; : > "$D/hint.log"; chown nobody "$D/hint.log"
+  printf 'authrelay_log_file = %s\nauthrelay_tls_session_cache = %s\n' "$D/hint.log" "$D/state/cache" >> "$D/hint/main.cf"
+  chmod -R a+rX "$D/hint"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  deliver() { runuser -u nobody -- "$D/authrelay" -c "$D/hint" "--nexthop=[127.0.0.1]:$port" --sender=a@example.org -- r@example.com < /dev/null > /dev/null; }
+  deliver; deliver
+  n=$(grep -c "warning: main.cf sets authrelay's own settings authrelay_log_file, authrelay_tls_session_cache" "$D/hint.log")
+  [ "$n" = 1 ] && ok "two deliveries: the hint is logged once" || bad "hint logged $n times after two deliveries: $(cat "$D/hint.log")"
+  echo "# edited" >> "$D/hint/main.cf"; touch -d '+1 second' "$D/hint/main.cf"
+  deliver
+  n=$(grep -c "warning: main.cf sets authrelay's own settings" "$D/hint.log")
+  [ "$n" = 2 ] && ok "main.cf changed: the hint is logged again" || bad "hint logged $n times after main.cf changed"
+fi
+
 echo "passed=$passed failed=$failed"
 [ "$failed" = 0 ]
