@@ -13,6 +13,7 @@
 #include "credmap/credentials.h"
 #include "delivery/context.h"
 #include "delivery/profile_ops.h"
+#include "net/proxy.h"
 #include "delivery/report.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
@@ -212,6 +213,12 @@ class Checker {
     }
     for (const NextHop& hop : hops.value()) {
       for (auto& [what, fix] : ProfileWarnings(ctx_.cf, hop.host)) Warn(std::move(what), std::move(fix));
+      // A proxy setting a delivery could not use defers every mail: say so here.
+      if (auto px = FindProxy(ctx_.cf.Get("authrelay_proxy"), ctx_.cf.Get("authrelay_proxy_maps"), hop.verbatim, hop.host);
+          !px.ok()) {
+        Error(px.failure().detail().empty() ? px.failure().text() : px.failure().detail(),
+              "fix authrelay_proxy / authrelay_proxy_maps in " + s_.config_dir + "/authrelay.cf");
+      }
       HopReport h;
       h.nexthop = hop.verbatim;
       std::optional<Credentials> creds;

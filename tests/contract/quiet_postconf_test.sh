@@ -109,6 +109,14 @@ if [ $rc = 75 ] && grep -q "^4.3.5 mail system configuration error: authrelay.cf
   ok "authrelay_time_limit in authrelay.cf: exit 75, $(head -1 <<<"$out")"
 else bad "authrelay_time_limit in authrelay.cf: rc=$rc $out"; fi
 
+# 4b. Proxy credentials in authrelay.cf (world-readable like main.cf): --check
+# errs without echoing the password.
+printf 'authrelay_proxy_maps =\nauthrelay_proxy = socks5://relay:Pr0xyPassw0rd@proxy.example.com:1080\n' > "$D/old/authrelay.cf"
+out=$("$BIN" -c "$D/old" --check --nexthop='[smtp.example.com]:587' 2>&1); rc=$?
+if [ $rc = 75 ] && grep -q "^error: authrelay_proxy: proxy credentials do not belong" <<<"$out" \
+   && ! grep -q Pr0xyPassw0rd <<<"$out"; then ok "--check: credentials in authrelay_proxy refused, password not shown"
+else bad "--check with credentials in authrelay_proxy: rc=$rc $out"; fi
+
 # 5. The log hint: once per version of main.cf, not on every delivery.
 # Deliveries as an unprivileged user (as pipe(8) runs them) to a port
 # nothing listens on; the marker lives in the state directory (that of
