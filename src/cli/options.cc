@@ -74,6 +74,7 @@ std::string UsageText() {
   return "usage: authrelay --nexthop=NEXTHOP --sender=SENDER [--queue-id=ID] [--size=N]\n"
          "                 [-c CONFIG_DIR] [-o name=value]... [-v] -- RECIPIENT...\n"
          "       authrelay --check [-c DIR] [--json]\n"
+         "       authrelay --provider-profile=gmail|google-relay|m365|ses|sendgrid [-c DIR]\n"
          "       authrelay --lookup NEXTHOP [--sender=ADDR] [--json]\n"
          "       authrelay --probe NEXTHOP [--sender=ADDR] [--rcpt=ADDR] [--json]\n"
          "       authrelay --postconf [-c DIR] -- PARAMETER...\n"
@@ -122,6 +123,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         return UsageError("--size is not a number: " + *v);
       }
       o.size = n;
+    } else if (TakeLong(args, i, "--orcpt", v, missing)) {
+      if (missing) return UsageError("--orcpt needs a value (--orcpt=${original_recipient})");
+      o.original_recipients.push_back(*v);
     } else if (TakeLong(args, i, "--rcpt", v, missing)) {
       if (missing) return UsageError("--rcpt needs a value");
       o.probe_rcpt = *v;
@@ -143,6 +147,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     } else if (TakeLong(args, i, "--oauth-enrol", v, missing) || TakeLong(args, i, "--oauth-enroll", v, missing)) {
       if (missing) return UsageError("--oauth-enrol needs a token store file");
       if (!set_mode(Mode::kOAuthEnrol)) return UsageError("only one of --check, --lookup, --probe, --oauth-enrol, --version");
+      o.target = *v;
+    } else if (TakeLong(args, i, "--provider-profile", v, missing)) {
+      if (missing) return UsageError("--provider-profile needs a name");
+      if (!set_mode(Mode::kProviderProfile)) return UsageError("only one of --check, --provider-profile, --version");
       o.target = *v;
     } else if (TakeEnrolFlag(args, i, o.enrol, missing)) {
       if (missing) return UsageError(a + " needs a value");

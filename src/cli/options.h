@@ -1,9 +1,11 @@
 // Command-line contract (SPEC §1, §7). Pure: argv in, Options or Failure out.
 //
 // Delivery:  authrelay --nexthop=N --sender=S [--queue-id=Q] [--size=N]
+//                      [--orcpt=ORIG]... (pipe(8) repeats it per recipient, in order)
 //                      [-c DIR] [-o name=value]... [-v] -- RCPT...
 // Ops:       --check | --lookup NEXTHOP | --probe NEXTHOP | --version
 //            --oauth-status STORE [--refresh] | --oauth-enrol STORE ...
+//            --provider-profile=NAME (what authrelay-setup --provider=NAME sets)
 //            with --sender=, --rcpt=, --json, --dry-run, -v, --trace.
 //            --postconf -- NAME...: the value authrelay reads for each
 //            parameter, expanded (compare: postconf -xh NAME).
@@ -20,7 +22,8 @@
 
 namespace authrelay {
 
-enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kOAuthEnrol, kVersion, kHelp };
+enum class Mode { kDeliver, kCheck, kLookup, kProbe, kPostconf, kOAuthStatus, kOAuthEnrol, kVersion, kHelp,
+                  kProviderProfile };
 
 // --oauth-enrol STORE and its flags (see oauth/enrol.h). The client secret
 // comes from a file: argv is visible to every local user.
@@ -42,6 +45,7 @@ struct Options {
   std::string queue_id;                                          // --queue-id=
   std::optional<std::uint64_t> size;                             // --size=
   std::vector<std::string> recipients;                           // after --
+  std::vector<std::string> original_recipients;                  // --orcpt=${original_recipient}, one per recipient
   std::string target;                                            // NEXTHOP of --lookup/--probe, STORE of --oauth-status
   bool refresh = false;                                          // --oauth-status --refresh
   std::string probe_rcpt;                                        // --rcpt=

@@ -21,6 +21,7 @@ enum class Cause {
   kUnclassified,
   kServerReply,           // a server's reply decided it: server_reply() holds it
   kAuthRejected,          // the server refused our credentials (AUTH non-2xx)
+  kProviderLimit,         // a provider's rate, quota or concurrency limit (smtp/throttle)
   kNoSaslMechanism,       // no AUTH mechanism both offered and allowed
   kTlsHandshake,          // the TLS handshake itself failed
   kTlsNotVerified,        // the certificate did not verify for the policy

@@ -10,9 +10,12 @@
 
 #include "core/json.h"
 #include "core/private_file.h"
+#include "config/own_settings.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
+#include "delivery/profile_ops.h"
+#include "net/proxy.h"
 #include "delivery/report.h"
 #include "oauth/jwt.h"
 #include "oauth/lifetime.h"
@@ -52,6 +55,7 @@ class Checker {
     CheckMaps();
     CheckOAuthStores();
     CheckSaslOptions();
+    CheckOwnSettingsHome();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
       Warn("no relayhost and no next hop given: only the general settings were checked",
@@ -192,6 +196,13 @@ class Checker {
     }
   }
 
+  // authrelay's own names in main.cf work, but make postconf warn.
+  void CheckOwnSettingsHome() {
+    if (ctx_.own_in_main_cf.empty()) return;
+    Warn(OwnInMainCfHint(s_.config_dir, ctx_.own_in_main_cf),
+         "authrelay-setup moves them (it runs postconf -X for each), or move the lines by hand");
+  }
+
   void CheckSaslOptions() {
     for (const char* p : {"smtp_sasl_security_options", "smtp_sasl_tls_security_options",
                           "smtp_sasl_tls_verified_security_options"}) {
@@ -218,6 +229,13 @@ class Checker {
       return;
     }
     for (const NextHop& hop : hops.value()) {
+      for (auto& [what, fix] : ProfileWarnings(ctx_.cf, hop.host)) Warn(std::move(what), std::move(fix));
+      // A proxy setting a delivery could not use defers every mail: say so here.
+      if (auto px = FindProxy(ctx_.cf.Get("authrelay_proxy"), ctx_.cf.Get("authrelay_proxy_maps"), hop.verbatim, hop.host);
+          !px.ok()) {
+        Error(px.failure().detail().empty() ? px.failure().text() : px.failure().detail(),
+              "fix authrelay_proxy / authrelay_proxy_maps in " + s_.config_dir + "/authrelay.cf");
+      }
       HopReport h;
       h.nexthop = hop.verbatim;
       std::optional<Credentials> creds;

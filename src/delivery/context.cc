@@ -1,5 +1,8 @@
 #include "delivery/context.h"
 
+#include <cstdio>
+
+#include "config/own_settings.h"
 #include "credmap/map.h"
 #include <cstdlib>
 
@@ -14,10 +17,12 @@ std::string ConfigDir(const Options& o) {
 Result<Context> LoadContext(const Options& o) {
   auto cf = MainCf::Load(ConfigDir(o));
   if (!cf.ok()) return cf.failure();
+  std::vector<std::string> own_in_main_cf;
+  if (Status own = ApplyOwnConfig(ConfigDir(o), cf.value(), &own_in_main_cf); !own.ok()) return own.failure();
   for (const auto& [name, value] : o.overrides) cf.value().Set(name, value);
   auto settings = LoadSettings(cf.value());
   if (!settings.ok()) return settings.failure();
-  return Context{std::move(cf).value(), std::move(settings).value()};
+  return Context{std::move(cf).value(), std::move(settings).value(), std::move(own_in_main_cf)};
 }
 
 // Looks the next hop up in smtp_tls_policy_maps; applies a hit. Returns

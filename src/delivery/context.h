@@ -5,6 +5,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli/options.h"
 #include "config/main_cf.h"
@@ -16,6 +17,7 @@ namespace authrelay {
 struct Context {
   MainCf cf;
   Settings settings;
+  std::vector<std::string> own_in_main_cf;  // authrelay's own names main.cf still sets
 };
 
 // -c DIR, else $MAIL_CONFIG, else /etc/postfix.

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "config/main_cf.h"
+#include "config/own_settings.h"
 #include "config/settings.h"
 #include "core/json.h"
 #include "core/private_file.h"
@@ -17,10 +18,12 @@
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
+#include "delivery/profile_ops.h"
 #include "delivery/remedy.h"
 #include "log/log.h"
 #include "net/connection.h"
 #include "net/dns.h"
+#include "net/proxy.h"
 #include "oauth/http_client.h"
 #include "delivery/sasl_factory.h"
 
@@ -120,7 +123,15 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
     TlsClient tls(tls_policy);
 
-    auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
+    // Egress proxy (authrelay_proxy / authrelay_proxy_maps): the proxy
+    // resolves the server's name, so there is one endpoint, by name.
+    auto proxy = FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
+    if (!proxy.ok()) {
+      out.failure = proxy.failure();
+      return true;  // a configuration error defers; never "go direct instead"
+    }
+    auto endpoints = proxy.value() ? Result<std::vector<Endpoint>>(std::vector<Endpoint>{ProxiedEndpoint(server, hop.port)})
+                                   : ResolveHost(server, hop.port, s.inet_protocols);
     if (!endpoints.ok()) {
       log::Info(endpoints.failure().text());
       out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
@@ -130,7 +141,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     for (const Endpoint& ep : endpoints.value()) {
       if (deadline.Expired()) break;
       const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
-      auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
+      auto fd = proxy.value() ? ConnectViaProxy(*proxy.value(), ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline),
+                                                s.inet_protocols, s.bind_address)
+                              : ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
       if (!fd.ok()) {
         log::Info(fd.failure().text());
         out.failure = fd.failure();
@@ -146,7 +159,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       policy.trace = trace;
       if (creds) {
         policy.sasl_factory = MakeSaslFactory(*creds, ep.host, ep.port, s.oauth_refresh_window,
-                                              MakeCurlPost(s.ca_file, s.ca_path, 30));
+                                              MakeCurlPost(s.ca_file, s.ca_path, 30,
+                                                           proxy.value() ? std::make_shared<const Secret>(proxy.value()->CurlUrl())
+                                                                         : nullptr));
       }
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
@@ -226,11 +241,21 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
+  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls_session_cache), ctx.value().own_in_main_cf);
 
   Envelope env;
   env.sender = *o.sender;
   env.recipients = o.recipients;
   env.size = o.size;
+  // ORCPT is optional information: a count that does not pair up with the
+  // recipients (an edited master.cf entry) sends none rather than wrong ones.
+  if (o.original_recipients.size() == o.recipients.size()) {
+    env.original_recipients = o.original_recipients;
+  } else if (!o.original_recipients.empty()) {
+    log::Warning("--orcpt given " + std::to_string(o.original_recipients.size()) + " times for " +
+                 std::to_string(o.recipients.size()) + " recipients: no ORCPT sent (the master.cf argv needs "
+                 "--orcpt=${original_recipient} once, before --)");
+  }
   auto report_all = [&](const std::string& relay, const std::string& dsn, const std::string& status,
                         const std::string& text) {
     for (const auto& r : env.recipients) {
@@ -409,6 +434,7 @@ int RunOpsCommand(const Options& o) {
     case Mode::kCheck: return RunCheck(o, ctx.value());
     case Mode::kOAuthStatus: return RunOAuthStatus(o, ctx.value());
     case Mode::kOAuthEnrol: return RunOAuthEnrol(o, ctx.value());
+    case Mode::kProviderProfile: return RunProviderProfile(o.target, ctx.value().cf);
     case Mode::kPostconf:
       for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
       return kExitOk;

@@ -95,6 +95,7 @@ std::string RemedyFor(const Failure& failure, int port) {
              "drops supplementary groups); run postmap if the .db is missing";
     case Cause::kConnectRefused:
       return "nothing listens there: check the next hop's host and port (587 for STARTTLS, 465 for implicit TLS)";
+    case Cause::kProviderLimit:  // smtp/throttle.h put the fix in the status line already
     case Cause::kServerReply:
     case Cause::kUnclassified:
       return {};

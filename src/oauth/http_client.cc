@@ -54,8 +54,9 @@ std::size_t Collect(char* data, std::size_t size, std::size_t n, void* user) {
 
 }  // namespace
 
-TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeout_seconds) {
-  return [ca_file, ca_path, timeout_seconds](const std::string& url, const Secret& form) -> Result<TokenResponse> {
+TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeout_seconds,
+                           std::shared_ptr<const Secret> proxy) {
+  return [ca_file, ca_path, timeout_seconds, proxy](const std::string& url, const Secret& form) -> Result<TokenResponse> {
     const Curl& api = Curl::Get();
     if (!api.error.empty()) return Failure("4.7.0", "cannot start the HTTP client", api.error);
     CURL* c = api.easy_init();
@@ -70,6 +71,7 @@ TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeou
     if (!ca_file.empty()) api.easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
     if (!ca_path.empty()) api.easy_setopt(c, CURLOPT_CAPATH, ca_path.c_str());
     api.easy_setopt(c, CURLOPT_TIMEOUT, timeout_seconds);
+    if (proxy) api.easy_setopt(c, CURLOPT_PROXY, proxy->Reveal().c_str());
     api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     api.easy_setopt(c, CURLOPT_POSTFIELDS, form.Reveal().c_str());
     api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form.size()));

@@ -4,12 +4,18 @@
 // size.
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "core/secret.h"
 
 #include "oauth/token_store.h"
 
 namespace authrelay {
 
-TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeout_seconds);
+// proxy: libcurl's CURLOPT_PROXY (the same proxy as the SMTP connection;
+// it holds credentials, hence a Secret), or null for a direct connection.
+TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeout_seconds,
+                           std::shared_ptr<const Secret> proxy = nullptr);
 
 }  // namespace authrelay

@@ -22,6 +22,7 @@ Capabilities ParseEhlo(const Reply& reply) {
     else if (keyword == "8BITMIME") caps.eightbitmime = true;
     else if (keyword == "SMTPUTF8") caps.smtputf8 = true;
     else if (keyword == "ENHANCEDSTATUSCODES") caps.enhanced_status_codes = true;
+    else if (keyword == "DSN") caps.dsn = true;
     else if (keyword == "SIZE") {
       caps.size = true;
       std::string_view p = Trim(params);

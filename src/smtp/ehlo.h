@@ -16,6 +16,7 @@ struct Capabilities {
   bool eightbitmime = false;
   bool smtputf8 = false;
   bool enhanced_status_codes = false;
+  bool dsn = false;                          // DSN (RFC 3461): ORCPT may be sent
   bool auth = false;
   bool size = false;                         // SIZE offered (with or without a limit)
   std::vector<std::string> auth_mechanisms;  // upper case, in server order, no duplicates

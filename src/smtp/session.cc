@@ -7,6 +7,8 @@
 #include "core/sanitize.h"
 #include "log/log.h"
 #include "smtp/data_encoder.h"
+#include "smtp/dsn.h"
+#include "smtp/throttle.h"
 
 namespace authrelay {
 namespace {
@@ -58,8 +60,9 @@ Failure Session::IoFailure(IoStatus s, const char* stage) const {
 }
 
 Failure Session::Said(const Reply& reply, const char* in_reply_to) const {
-  return Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")")
-      .WithReply(Replied(reply));
+  return WithThrottle(Failure(reply.dsn, "host " + server_ + " said: " + reply.Text() + " (in reply to " + in_reply_to + ")")
+                          .WithReply(Replied(reply)),
+                      reply);
 }
 
 std::optional<Failure> Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
@@ -213,8 +216,9 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
                 " (" + refusal.Text() + "); getting a new one and trying once more");
       continue;
     }
-    Failure f = Failure(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text())
-                    .WithReply(Replied(refusal), Cause::kAuthRejected);
+    Failure f = WithThrottle(Failure(refusal.dsn, "SASL authentication failed; server " + server_ + " said: " + refusal.Text())
+                                 .WithReply(Replied(refusal), Cause::kAuthRejected),
+                             refusal);
     return policy_.auth_soft_bounce ? f.Softened() : f;
   }
   return std::nullopt;  // not reached: the second pass always returns
@@ -333,7 +337,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   if (r.cls() != 2) {
     std::string dsn = r.dsn;
     if (r.cls() == 5 && policy_.skip_5xx_greeting) dsn = WithClass(dsn, '4');
-    return fail_early(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()).WithReply(Replied(r)));
+    return fail_early(WithThrottle(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()).WithReply(Replied(r)), r));
   }
   if (auto f = Ehlo(overall, result)) return fail_early(*f);
 
@@ -392,12 +396,12 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   // 2 + recipients. A group that could fill the socket buffers while the
   // server's replies wait unread is sent in lock step instead.
   std::size_t group_bytes = mail.size() + 8;
-  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12;
+  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12 + OrcptFor(caps_.dsn, env, rcpt).size();
   const bool pipelined = caps_.pipelining && group_bytes <= 16 * 1024;
   const bool send_data = !policy_.dry_run;
   if (pipelined) {
     std::string group = mail + "\r\n";
-    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">\r\n";
+    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt) + "\r\n";
     if (send_data) group += "DATA\r\n";
     if (policy_.trace) {
       // The transcript shows every command, as if sent one by one.
@@ -430,7 +434,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   std::vector<Failure> refused;
   for (const std::string& rcpt : env.recipients) {
     if (mail_refused && !pipelined) break;
-    if (auto f = command("RCPT TO:<" + rcpt + ">", kRcpt, policy_.rcpt_timeout, r)) {
+    if (auto f = command("RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt), kRcpt, policy_.rcpt_timeout, r)) {
       return fail(mail_refused ? *mail_refused : *f);
     }
     if (r.cls() != 2 && !mail_refused) {

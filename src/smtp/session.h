@@ -55,6 +55,8 @@ struct Envelope {
   std::string sender;  // "" = null sender
   std::vector<std::string> recipients;
   std::optional<std::uint64_t> size;  // ${size}: SIZE= and the EHLO SIZE check
+  // ${original_recipient} of each recipient, in the same order; empty: none.
+  std::vector<std::string> original_recipients;
 };
 
 class MessageSource {

@@ -250,13 +250,49 @@ if line=$(e2e_wait_log "someone@noscope.test.*status=deferred" 30); then
     || bad "noscope: $line; $(grep -c client-noscope "$E2E_DIR/requests") refreshes"
 else bad "noscope not deferred: $(tail -3 "$R/maillog")"; fi
 
+# 6. Egress through a SOCKS5 proxy with authentication (authrelay_proxy_maps
+# in authrelay.cf): the SMTP connection (by name: the proxy resolves it),
+# verified TLS end to end, and the token refresh all go through the proxy.
+ns python3 "$E2E_SRC/tests/proxy/test_proxy.py" socks5 --user relay --password pr0xy-e2e-pw \
+  --resolve smarthost.test=127.0.0.1 > "$E2E_DIR/proxy.out" 2> "$E2E_DIR/proxy.log" &
+for _ in $(seq 50); do grep -q '^PORT ' "$E2E_DIR/proxy.out" 2>/dev/null && break; sleep 0.1; done
+PP=$(sed -n 's/^PORT \([0-9]*\) .*/\1/p' "$E2E_DIR/proxy.out")
+PX=$(sed -n 's/^PORT .* PID \([0-9]*\)$/\1/p' "$E2E_DIR/proxy.out")
+echo "[smarthost.test]:2587 socks5://relay:pr0xy-e2e-pw@127.0.0.1:$PP" > "$R/proxy_maps"
+chgrp "$E2E_USER" "$R/proxy_maps"; chmod 640 "$R/proxy_maps"; postmap -c "$R" "hash:$R/proxy_maps"
+echo "authrelay_proxy_maps = hash:$R/proxy_maps" >> "$R/authrelay.cf"
+store "$R/oauth/proxied.json" rt-original client-proxy
+sed -i "s|^\[smarthost.test\]:2587 .*|[smarthost.test]:2587    relay@example.com:oauth2:$R/oauth/proxied.json|" "$R/sasl_passwd"
+postmap -c "$R" "hash:$R/sasl_passwd"
+printf 'From: a@example.org\nSubject: proxy\nMessage-ID: <oauth-proxy@e2e.test>\n\nvia socks5\n' > "$E2E_DIR/op.eml"
+e2e_send a@example.org someone@oauth.test "$E2E_DIR/op.eml"
+if e2e_wait_maildir "oauth-proxy@e2e.test" 30 >/dev/null; then
+  ok "delivered through the SOCKS5 proxy"
+  grep -q "someone@oauth.test.*status=deferred" "$R/maillog" && bad "deferred once on the way: $(grep 'someone@oauth.test.*deferred' "$R/maillog")"
+else bad "not delivered through the proxy: $(tail -3 "$R/maillog"; tail -3 "$E2E_DIR/proxy.log")"; fi
+grep -q "AUTH user=relay ok" "$E2E_DIR/proxy.log" && grep -q "CONNECT smarthost.test:2587 atyp=domain" "$E2E_DIR/proxy.log" \
+  && ok "the proxy authenticated authrelay and was asked for smarthost.test:2587 by name" \
+  || bad "proxy log: $(cat "$E2E_DIR/proxy.log")"
+grep -q "Verified TLS connection established to smarthost.test\[via proxy\]:2587" "$R/log/authrelay.log" \
+  && ok "TLS verified end to end through the proxy" || bad "no verified TLS line: $(grep -i 'tls' "$R/log/authrelay.log" | tail -2)"
+grep -q "CONNECT 127.0.0.1:8443" "$E2E_DIR/proxy.log" && [ "$(grep -c '^refresh_token client-proxy$' "$E2E_DIR/requests")" = 1 ] \
+  && ok "the token refresh went through the proxy too" || bad "token refresh not through the proxy: $(cat "$E2E_DIR/proxy.log")"
+kill "$PX" 2>/dev/null || true   # the proxy process itself (ns runs it in a subshell)
+# A proxy that is down: deferred, and the line says it was the proxy.
+printf 'From: a@example.org\nSubject: proxy down\nMessage-ID: <oauth-proxy-down@e2e.test>\n\nno\n' > "$E2E_DIR/opd.eml"
+e2e_send a@example.org someone2@oauth.test "$E2E_DIR/opd.eml"
+if line=$(e2e_wait_log "someone2@oauth.test.*status=deferred" 30); then
+  grep -q "dsn=4.4.1, status=deferred (connect to proxy socks5 127.0.0.1:$PP failed (the proxy, not the mail server)" <<<"$line" \
+    && ok "proxy down: deferred 4.4.1, the line names the proxy" || bad "proxy-down line: $line"
+else bad "not deferred with the proxy down: $(tail -3 "$R/maillog")"; fi
+
 # 5. No token or client secret anywhere.
-if grep -rqE "at-fresh|at-expired|at-forged|at-sa-|rt-original|rt-rotated|rt-revoked|rt-enrolled|cs-test-secret|PRIVATE KEY" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log" "$E2E_DIR/enrol.out" "$E2E_DIR/enrol-sa.out"; then
+if grep -rqE "at-fresh|at-expired|at-forged|at-sa-|rt-original|rt-rotated|rt-revoked|rt-enrolled|cs-test-secret|pr0xy-e2e-pw|PRIVATE KEY" "$R/maillog" "$R/log" "$S/maillog" "$DV/dovecot.log" "$E2E_DIR/enrol.out" "$E2E_DIR/enrol-sa.out"; then
   bad "a token or secret was logged"
 else ok "no token or client secret in the relay, authrelay, smarthost or Dovecot logs"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$" "$AUTHRELAY_TEST_ARTIFACTS/secrets"
   cp "$DV/dovecot.log" "$AUTHRELAY_TEST_ARTIFACTS/oauth-e2e-$$/" 2>/dev/null || true
-  printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret at-sa- "$(sed -n 2p "$E2E_DIR/sa.pem")" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
+  printf '%s\n' at-fresh-1 at-forged rt-rotated-1 cs-test-secret pr0xy-e2e-pw at-sa- "$(sed -n 2p "$E2E_DIR/sa.pem")" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-e2e-$$"
 fi
 e2e_finish

@@ -48,9 +48,14 @@ second=$(cat "$R/master.cf" "$R/main.cf" | md5sum)
   && ok "one master.cf entry, running the installed binary as authrelay" || bad "master.cf: $(postconf -c "$R" -M authrelay/unix)"
 [ "$(stat -c '%G %a' "$R/sasl_passwd.db")" = "authrelay 640" ] && ok "map group authrelay, mode 640" \
   || bad "map perms: $(stat -c '%G %a' "$R/sasl_passwd.db")"
+# The harness sets authrelay's own settings in main.cf (the old place):
+# setup moved them to authrelay.cf, and postconf has nothing to warn about.
+grep -q "^authrelay_log_file = " "$R/authrelay.cf" && ! postconf -c "$R" -n 2>&1 >/dev/null | grep -q "unused parameter" \
+  && ok "setup moved authrelay's own settings to authrelay.cf: postconf -n warns about nothing" \
+  || bad "after setup: $(cat "$R/authrelay.cf"; postconf -c "$R" -n 2>&1 >/dev/null)"
 chown authrelay "$R/log"
 # The shipped default cache location (the harness points its relay elsewhere).
-postconf -c "$R" -X authrelay_tls_session_cache
+sed -i '/^authrelay_tls_session_cache = /d' "$R/authrelay.cf"
 printf 'From: pkg@example.org\nSubject: package\nMessage-ID: <pkg-1@e2e.test>\n\nvia the installed package\n' > "$E2E_DIR/pkg.eml"
 e2e_send pkg@example.org someone@example.com "$E2E_DIR/pkg.eml"
 if e2e_wait_maildir "pkg-1@e2e.test" >/dev/null; then ok "setup + sendmail delivered through the smarthost"

@@ -66,7 +66,7 @@ struct Client {
   TlsPolicy tls;
   SessionPolicy policy;
   Credentials creds;
-  Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt};
+  Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt, {}};
   TlsInfo last_tls;
 
   Client() {

@@ -21,6 +21,20 @@ BOOST_AUTO_TEST_CASE(master_cf_argv) {
   BOOST_TEST(o.value().recipients.size() == 2u);
 }
 
+// pipe(8) repeats --orcpt=${original_recipient} once per recipient, in the
+// recipients' order; an empty original recipient stays an empty entry.
+BOOST_AUTO_TEST_CASE(orcpt_pairs_with_recipients) {
+  auto o = ParseOptions({"--nexthop=[h]:587", "--sender=a@b", "--orcpt=alias@x", "--orcpt=", "--", "r1@y", "r2@y"});
+  BOOST_REQUIRE(o.ok());
+  BOOST_REQUIRE(o.value().original_recipients.size() == 2u);
+  BOOST_TEST(o.value().original_recipients[0] == "alias@x");
+  BOOST_TEST(o.value().original_recipients[1] == "");
+  // The old argv without --orcpt still works.
+  auto old = ParseOptions({"--nexthop=[h]:587", "--sender=a@b", "--", "r1@y"});
+  BOOST_REQUIRE(old.ok());
+  BOOST_TEST(old.value().original_recipients.empty());
+}
+
 BOOST_AUTO_TEST_CASE(oauth_enrol_flags) {
   auto o = ParseOptions({"--oauth-enrol", "/var/lib/authrelay/m.json", "--provider=microsoft", "--client-id", "app",
                          "--tenant=contoso.example", "--client-secret-file=/root/s", "--flow=client-credentials",

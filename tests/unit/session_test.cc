@@ -17,7 +17,7 @@ const char* kServer = "mx.example[192.0.2.1]";
 struct Fixture {
   FakeTransport t;
   SessionPolicy policy;
-  Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt};
+  Envelope env{"sender@example.org", {"rcpt@example.com"}, std::nullopt, {}};
   Fixture() { policy.helo_name = "relay.example"; }
   AttemptResult Run(const std::string& message = "Subject: x\n\nbody\n") {
     Session s(t, kServer, 25, policy);

@@ -1,0 +1,31 @@
+// DSN (RFC 3461) parameters a pipe(8) transport can carry: ORCPT only.
+//
+// pipe(8) hands a command the original recipient of each recipient
+// (${original_recipient}), but no NOTIFY, RET or ENVID (ENVID only from
+// Postfix 3.9, as ${envid}). So authrelay sends ORCPT=rfc822;<xtext> with
+// each RCPT TO when the server offers DSN, and nothing else of DSN; the
+// server then applies its defaults (NOTIFY=FAILURE for most, RET=FULL),
+// while Postfix itself still reports delays and failures before the hand-
+// off, and "relayed" for a DSN-capable next hop is the server's to send.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "smtp/session.h"
+
+namespace authrelay {
+
+// RFC 3461 §4: printable ASCII except '+' and '=' as is, everything else
+// as "+HH" (upper-case hex).
+std::string XtextEncode(std::string_view text);
+
+// " ORCPT=rfc822;<xtext>" when the server offers DSN and the original
+// recipient is known, else "".
+std::string OrcptParameter(bool server_offers_dsn, std::string_view original_recipient);
+
+// The same for one recipient of the envelope: rcpt must be an element of
+// env.recipients (its position finds its original recipient).
+std::string OrcptFor(bool server_offers_dsn, const Envelope& env, const std::string& rcpt);
+
+}  // namespace authrelay
