@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(xoauth2_and_oauthbearer_initial_responses) {
   auto s = x.Start({"LOGIN", "PLAIN", "XOAUTH2"});
   BOOST_REQUIRE(s.ok());
   BOOST_TEST(s.value().mechanism == "XOAUTH2");
-  BOOST_TEST(*s.value().response == std::string("user=user@example.com\x01" "auth=Bearer ya29.tok\x01\x01"));
+  BOOST_TEST(s.value().response->Reveal() == std::string("user=user@example.com\x01" "auth=Bearer ya29.tok\x01\x01"));
   // Google's error challenge is answered with an empty response.
   auto r = x.Step(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})");
   BOOST_REQUIRE(r.ok());
@@ -76,11 +76,11 @@ BOOST_AUTO_TEST_CASE(xoauth2_and_oauthbearer_initial_responses) {
   s = b.Start({"XOAUTH2", "OAUTHBEARER"});
   BOOST_REQUIRE(s.ok());
   BOOST_TEST(s.value().mechanism == "OAUTHBEARER");  // the standard one when both are offered
-  BOOST_TEST(*s.value().response ==
+  BOOST_TEST(s.value().response->Reveal() ==
              std::string("n,a=user@example.com,\x01host=smtp.example.com\x01port=465\x01" "auth=Bearer tok\x01\x01"));
   r = b.Step(R"({"status":"invalid_token"})");
   BOOST_REQUIRE(r.ok());
-  BOOST_TEST(r.value() == "\x01");  // RFC 7628 §3.2.3
+  BOOST_TEST(r.value().Reveal() == "\x01");  // RFC 7628 §3.2.3
 
   OAuthSaslClient none("u", Secret("t"), "h", 25);
   auto n = none.Start({"PLAIN", "LOGIN"});
