@@ -75,16 +75,17 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
-  std::string form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
-  if (!store.client_secret.empty()) form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
+  Secret body;
+  FormAppend(body, "grant_type", store.grant_type);
+  FormAppend(body, "client_id", store.client_id);
+  if (!store.client_secret.empty()) FormAppend(body, "client_secret", store.client_secret.Reveal());
   if (store.grant_type == "refresh_token") {
     if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
-    form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
+    FormAppend(body, "refresh_token", store.refresh_token.Reveal());
   } else if (store.grant_type != "client_credentials") {
     return StoreFailure(store.path, "grant_type must be refresh_token or client_credentials");
   }
-  if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
-  Secret body(std::move(form));
+  if (!store.scope.empty()) FormAppend(body, "scope", store.scope);
   auto response = post(store.token_endpoint, body);
   if (!response.ok()) {
     return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
@@ -120,6 +121,28 @@ std::string OAuthRemedy(const std::string& error, const std::string& description
   if (error == "invalid_client" || error == "unauthorized_client") return "check client_id and client_secret in the store";
   if (error == "invalid_scope") return "check scope in the store";
   return "check the token store and the provider's console";
+}
+
+void FormAppend(Secret& form, std::string_view name, std::string_view value) {
+  static const char* hex = "0123456789ABCDEF";
+  if (!form.empty()) form += "&";
+  form += name;
+  form += "=";
+  for (unsigned char c : value) {
+    char enc[3] = {static_cast<char>(c), 0, 0};
+    std::size_t n = 1;
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    } else if (c == ' ') {
+      enc[0] = '+';
+    } else {
+      enc[0] = '%';
+      enc[1] = hex[c >> 4];
+      enc[2] = hex[c & 15];
+      n = 3;
+    }
+    form += std::string_view(enc, n);
+    WipeBytes(enc, sizeof enc);
+  }
 }
 
 std::string FormEncode(const std::string& s) {

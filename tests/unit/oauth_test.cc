@@ -350,3 +350,19 @@ BOOST_AUTO_TEST_CASE(refresh_token_outlook_follows_each_providers_rule) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(oauth_form)
+
+// A form with a secret in it is built inside a Secret, byte for byte what
+// FormEncode would have made.
+BOOST_AUTO_TEST_CASE(form_append_matches_form_encode) {
+  Secret form;
+  FormAppend(form, "grant_type", "refresh_token");
+  FormAppend(form, "client_secret", "s3cr3t +/&=~é");
+  FormAppend(form, "scope", "https://mail.google.com/ offline");
+  BOOST_TEST(form.Reveal() == "grant_type=refresh_token&client_secret=" + FormEncode("s3cr3t +/&=~é") +
+                                  "&scope=" + FormEncode("https://mail.google.com/ offline"));
+  BOOST_TEST(form.Reveal().find("s3cr3t+%2B%2F%26%3D~%C3%A9") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
