@@ -42,17 +42,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // What one run through the next-hop list ended with.
-struct Outcome {
-  bool delivered = false;
-  std::optional<Failure> failure;
-  std::string relay = "none";
-  int port = 0;
-  std::string reply;
-  std::optional<TlsInfo> tls;
-  AttemptResult attempt;
-  TlsLevel level = TlsLevel::kMay;
-  std::string level_why;
-};
+// One result from the session to the report (AttemptResult): the session
+// fills what it saw, Attempt adds where and how it connected.
+using Outcome = AttemptResult;
 
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
                 Deadline deadline, bool dry_run, bool trace) {
@@ -171,16 +163,15 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
         // Only a session whose handshake this policy accepted is reused.
         if (!TlsVerifies(level) || conn.tls()->verified) tls.SaveSession();
       }
-      out.attempt = r;
-      if (r.delivered) {
-        out.delivered = true;
-        out.failure.reset();
-        out.reply = r.final_reply;
-        return true;
-      }
-      out.failure = r.failure;
+      r.relay = std::move(out.relay);
+      r.port = out.port;
+      r.tls = std::move(out.tls);
+      r.level = out.level;
+      r.level_why = std::move(out.level_why);
+      out = std::move(r);
+      if (out.delivered) return true;
       if (out.failure) log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
-      if (!r.try_next) return true;
+      if (!out.try_next) return true;
     }
     return false;
   };
@@ -278,11 +269,11 @@ Report Deliver(const Options& o, MessageSource& message) {
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
   Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace);
+  Report rep = ReportFor(out, s.soft_bounce);
   if (out.delivered) {
-    report_all(out.relay, "2.0.0", "sent", out.reply);
-    return SuccessReport(out.reply);
+    report_all(out.relay, "2.0.0", "sent", out.final_reply);
+    return rep;
   }
-  Report rep = FailureReport(*out.failure, s.soft_bounce);
   const std::string& dsn = rep.dsn;
   if (!out.failure->detail().empty()) log::Info("detail: " + out.failure->detail());
   if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) log::Info("fix: " + fix);
@@ -372,9 +363,9 @@ int RunProbe(const Options& o, const Context& ctx) {
   EmptySource none;
   Deadline deadline = Deadline::AfterSeconds(std::min<long>(ctx.settings.deadline_seconds, 120));
   Outcome out = Attempt(ctx, env, o.target, none, deadline, /*dry_run=*/true, /*trace=*/true);
-  Report rep = out.delivered ? SuccessReport(out.reply) : FailureReport(*out.failure);
-  std::string offered, chosen = out.attempt.chosen_mechanism;
-  for (const auto& m : out.attempt.offered_mechanisms) offered += (offered.empty() ? "" : " ") + m;
+  Report rep = ReportFor(out);
+  std::string offered, chosen = out.chosen_mechanism;
+  for (const auto& m : out.offered_mechanisms) offered += (offered.empty() ? "" : " ") + m;
   if (o.json) {
     Json probe = {{"nexthop", o.target}, {"relay", out.relay}, {"tls_level", TlsLevelName(out.level)}};
     if (out.tls) {

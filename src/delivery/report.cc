@@ -19,6 +19,12 @@ Report FailureReport(const Failure& failure, bool soft_bounce) {
   return r;
 }
 
+Report ReportFor(const AttemptResult& result, bool soft_bounce) {
+  if (result.delivered) return SuccessReport(result.final_reply);
+  if (result.failure) return FailureReport(*result.failure, soft_bounce);
+  return FailureReport(Failure("4.3.0", "delivery failed"), soft_bounce);
+}
+
 Report SuccessReport(const std::string& server_reply) {
   Report r;
   r.line = Printable(server_reply, 900);

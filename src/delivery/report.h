@@ -1,11 +1,12 @@
-// The one line and exit code Postfix's pipe(8) reads (SPEC §1,
-// POSTFIX-FACTS §1.6-1.7): "D.S.N text" and 75 (defer) or 69 (bounce);
-// exit 0 with the server's reply on success.
+// The one line and exit code Postfix's pipe(8) reads (docs/DESIGN.md §2.2):
+// "D.S.N text" and 75 (defer) or 69 (bounce); exit 0 with the server's
+// reply on success.
 #pragma once
 
 #include <string>
 
 #include "core/result.h"
+#include "smtp/session.h"
 
 namespace authrelay {
 
@@ -22,5 +23,8 @@ inline constexpr int kExitTempFail = 75;  // EX_TEMPFAIL
 // soft_bounce (Postfix's global switch) turns every bounce into a deferral.
 Report FailureReport(const Failure& failure, bool soft_bounce = false);
 Report SuccessReport(const std::string& server_reply);
+// The report for a finished attempt: its reply when delivered, else its
+// failure (a result with neither is our bug and defers).
+Report ReportFor(const AttemptResult& result, bool soft_bounce = false);
 
 }  // namespace authrelay

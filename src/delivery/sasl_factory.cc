@@ -28,7 +28,7 @@ SaslFactory MakeSaslFactory(const Credentials& creds, std::string host, std::uin
     bool refreshed = false;
     auto token = GetAccessToken(cp->oauth_store, policy, post, &refreshed);
     if (!token.ok()) return token.failure();
-    *last_token = Secret(std::string(token.value().Reveal()));
+    *last_token = token.value().Clone();
     return std::unique_ptr<SaslClient>(
         std::make_unique<OAuthSaslClient>(cp->username, std::move(token).value(), host, port, refreshed));
   };

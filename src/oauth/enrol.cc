@@ -92,10 +92,11 @@ Result<TokenStore> DeviceFlow(const EnrolRequest& r, const TokenHttpPost& post, 
          << device.user_code
          << "\n(as the mailbox user; the code expires in " << (lifetime + 59) / 60 << " min). Waiting...\n"
          << std::flush;
-  Secret poll("grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:device_code") +
-              "&client_id=" + FormEncode(r.client_id) +
-              (r.client_secret.empty() ? "" : "&client_secret=" + FormEncode(r.client_secret.Reveal())) +
-              "&device_code=" + FormEncode(device.device_code.Reveal()));
+  Secret poll;
+  FormAppend(poll, "grant_type", "urn:ietf:params:oauth:grant-type:device_code");
+  FormAppend(poll, "client_id", r.client_id);
+  if (!r.client_secret.empty()) FormAppend(poll, "client_secret", r.client_secret.Reveal());
+  FormAppend(poll, "device_code", device.device_code.Reveal());
   std::time_t give_up = io.now() + lifetime;
   while (io.now() < give_up) {
     io.sleep(interval);
@@ -137,10 +138,14 @@ Result<TokenStore> CodeFlow(const EnrolRequest& r, const TokenHttpPost& post, En
   if (!std::getline(io.in, pasted)) return EnrolFailure("nothing was pasted");
   auto code = CodeFromPasted(std::string(Trim(pasted)), state);
   if (!code.ok()) return code.failure();
-  Secret form("grant_type=authorization_code&code=" + FormEncode(code.value()) +
-              "&redirect_uri=" + FormEncode(r.redirect_uri) + "&client_id=" + FormEncode(r.client_id) +
-              (r.client_secret.empty() ? "" : "&client_secret=" + FormEncode(r.client_secret.Reveal())) +
-              "&code_verifier=" + verifier);
+  Secret form;
+  FormAppend(form, "grant_type", "authorization_code");
+  FormAppend(form, "code", code.value());
+  FormAppend(form, "redirect_uri", r.redirect_uri);
+  FormAppend(form, "client_id", r.client_id);
+  if (!r.client_secret.empty()) FormAppend(form, "client_secret", r.client_secret.Reveal());
+  form += "&code_verifier=";
+  form += verifier;
   OPENSSL_cleanse(code.value().data(), code.value().size());
   auto response = post(r.token_endpoint, form);
   if (!response.ok()) return EnrolFailure(response.failure().text() + " " + response.failure().detail());

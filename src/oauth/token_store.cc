@@ -36,7 +36,7 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
-  std::string form;
+  Secret body;
   if (store.grant_type == "jwt_bearer") {
     // RFC 7523 §2.1: the signed JWT is the whole grant; no client_id.
     auto key = ReadServiceAccountKey(store.key_file, OwnerToJudgeAs(store.key_file));
@@ -44,29 +44,29 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     if (store.subject.empty()) return StoreFailure(store.path, "no subject (the mailbox)", "enrol the account again");
     auto assertion = ServiceAccountAssertion(key.value(), store.subject, store.scope, store.token_endpoint, now);
     if (!assertion.ok()) return assertion.failure();
-    form = "grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-           "&assertion=" + assertion.value().Reveal();
+    FormAppend(body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    FormAppend(body, "assertion", assertion.value().Reveal());
   } else {
-    form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
+    FormAppend(body, "grant_type", store.grant_type);
+    FormAppend(body, "client_id", store.client_id);
     if (!store.certificate.empty()) {
       // RFC 7523 §2.2: a client assertion signed with the certificate's key.
       auto assertion = CertificateAssertion(store.client_id, store.token_endpoint, store.certificate,
                                             store.private_key_file, OwnerToJudgeAs(store.private_key_file), now);
       if (!assertion.ok()) return assertion.failure();
-      form += "&client_assertion_type=" + FormEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
-              "&client_assertion=" + assertion.value().Reveal();
+      FormAppend(body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      FormAppend(body, "client_assertion", assertion.value().Reveal());
     } else if (!store.client_secret.empty()) {
-      form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
+      FormAppend(body, "client_secret", store.client_secret.Reveal());
     }
     if (store.grant_type == "refresh_token") {
       if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
-      form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
+      FormAppend(body, "refresh_token", store.refresh_token.Reveal());
     } else if (store.grant_type != "client_credentials") {
       return StoreFailure(store.path, "grant_type must be refresh_token, client_credentials or jwt_bearer");
     }
-    if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
+    if (!store.scope.empty()) FormAppend(body, "scope", store.scope);
   }
-  Secret body(std::move(form));
   auto response = post(store.token_endpoint, body);
   if (!response.ok()) {
     return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
@@ -126,6 +126,28 @@ std::string OAuthRemedy(const std::string& error, const std::string& description
   if (error == "invalid_client" || error == "unauthorized_client") return "check client_id and client_secret in the store";
   if (error == "invalid_scope") return "check scope in the store";
   return "check the token store and the provider's console";
+}
+
+void FormAppend(Secret& form, std::string_view name, std::string_view value) {
+  static const char* hex = "0123456789ABCDEF";
+  if (!form.empty()) form += "&";
+  form += name;
+  form += "=";
+  for (unsigned char c : value) {
+    char enc[3] = {static_cast<char>(c), 0, 0};
+    std::size_t n = 1;
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    } else if (c == ' ') {
+      enc[0] = '+';
+    } else {
+      enc[0] = '%';
+      enc[1] = hex[c >> 4];
+      enc[2] = hex[c & 15];
+      n = 3;
+    }
+    form += std::string_view(enc, n);
+    WipeBytes(enc, sizeof enc);
+  }
 }
 
 std::string FormEncode(const std::string& s) {

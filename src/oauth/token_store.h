@@ -132,6 +132,10 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
 // application/x-www-form-urlencoded (RFC 6749 appendix B), also used for
 // the query of an authorization URL.
 std::string FormEncode(const std::string& s);
+// Appends "name=value" (form-encoded, '&' first unless form is empty)
+// straight into a Secret: a form carrying a client secret, refresh token or
+// code never passes through a plain string (docs/DESIGN.md §8.2).
+void FormAppend(Secret& form, std::string_view name, std::string_view value);
 // Its inverse ('+' is a space, %XX a byte); bad escapes are kept as is.
 std::string FormDecode(const std::string& s);
 

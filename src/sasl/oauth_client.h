@@ -28,7 +28,7 @@ class OAuthSaslClient final : public SaslClient {
         port_(port),
         token_just_issued_(token_just_issued) {}
   Result<SaslStep> Start(const std::vector<std::string>& mechanisms) override;
-  Result<std::string> Step(const std::string& challenge) override;
+  Result<Secret> Step(const std::string& challenge) override;
   bool MayRenewCredentials() const override { return !token_just_issued_; }
   // The server's error challenge, printable ("" if none came).
   const std::string& last_error() const { return last_error_; }

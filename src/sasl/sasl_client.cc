@@ -195,18 +195,18 @@ class CyrusSaslClient final : public SaslClient {
     if (rc != SASL_OK && rc != SASL_CONTINUE) return Error("sasl_client_start", rc);
     SaslStep step;
     step.mechanism = mech ? mech : "";
-    if (out) step.response = std::string(out, out_len);
+    if (out) step.response = Secret(std::string_view(out, out_len));
     return step;
   }
 
-  Result<std::string> Step(const std::string& challenge) override {
+  Result<Secret> Step(const std::string& challenge) override {
     const char* out = nullptr;
     unsigned out_len = 0;
     sasl_interact_t* interact = nullptr;
     int rc = sasl_client_step(conn_, challenge.data(), static_cast<unsigned>(challenge.size()), &interact, &out,
                               &out_len);
     if (rc != SASL_OK && rc != SASL_CONTINUE) return Error("sasl_client_step", rc);
-    return out ? std::string(out, out_len) : std::string();
+    return out ? Secret(std::string_view(out, out_len)) : Secret();
   }
 
  private:

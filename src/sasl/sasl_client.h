@@ -54,14 +54,15 @@ std::vector<std::string> FilterMechanisms(const std::vector<std::string>& offere
 
 struct SaslStep {
   std::string mechanism;                  // set by Start
-  std::optional<std::string> response;    // raw bytes (not base64); nullopt = none
+  std::optional<Secret> response;         // raw bytes (not base64); nullopt = none
 };
 
 class SaslClient {
  public:
   virtual ~SaslClient() = default;
   virtual Result<SaslStep> Start(const std::vector<std::string>& mechanisms) = 0;
-  virtual Result<std::string> Step(const std::string& challenge) = 0;
+  // The response to a server challenge: raw bytes (not base64).
+  virtual Result<Secret> Step(const std::string& challenge) = 0;
   // True when a refusal of these credentials may be cured by fetching new
   // ones now: an OAuth access token that was cached, not just issued. A
   // password never is: asking again would only add a failed login.

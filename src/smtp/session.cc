@@ -70,7 +70,14 @@ std::optional<Failure> Session::Send(const std::string& line, const char* stage,
     if (secret) log::Info("> " + server_ + ": <client SASL response redacted, " + std::to_string(line.size()) + " bytes>");
     else log::Info("> " + server_ + ": " + Printable(line, 300));
   }
-  IoStatus s = transport_.Write(line + "\r\n", d);
+  IoStatus s;
+  if (secret) {  // the framed copy holds a credential too
+    Secret framed{std::string_view(line)};
+    framed += "\r\n";
+    s = transport_.Write(framed.Reveal(), d);
+  } else {
+    s = transport_.Write(line + "\r\n", d);
+  }
   if (s != IoStatus::kOk) return IoFailure(s, stage);
   return std::nullopt;
 }
@@ -227,24 +234,23 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
 std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall,
                                              Reply& refusal) {
   Deadline d = Stage(policy_.helo_timeout, overall);
-  std::string command = "AUTH " + start.mechanism;
+  Secret command("AUTH " + start.mechanism);
   bool sent_inline = false;
   if (start.response) {
-    std::string b64 = start.response->empty() ? "=" : Base64Encode(*start.response);
+    Secret b64(start.response->empty() ? std::string("=") : Base64Encode(start.response->Reveal()));
     // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
     if (command.size() + b64.size() + 3 <= 512) {
-      command += " " + b64;
+      command += " ";
+      command += b64.Reveal();
       sent_inline = true;
     }
-    Secret wipe(std::move(b64));
   }
   if (policy_.trace) {
     log::Info("> " + server_ + ": AUTH " + start.mechanism + (sent_inline ? " <initial response redacted>" : ""));
   }
   {
-    Secret line(command + "\r\n");
-    WipeBytes(command.data(), command.size());
-    IoStatus s = transport_.Write(line.Reveal(), d);
+    command += "\r\n";
+    IoStatus s = transport_.Write(command.Reveal(), d);
     if (s != IoStatus::kOk) return IoFailure(s, kAuth);
   }
   bool pending_initial = start.response.has_value() && !sent_inline;
@@ -256,9 +262,9 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       refusal = std::move(r);
       return std::nullopt;
     }
-    std::string response;
+    Secret response;
     if (pending_initial) {
-      response = *start.response;
+      response = start.response->Clone();
       pending_initial = false;
     } else {
       std::string_view challenge_b64 = r.lines.back().size() > 4 ? std::string_view(r.lines.back()).substr(4) : "";
@@ -275,8 +281,7 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       }
       response = std::move(step).value();
     }
-    Secret encoded(Base64Encode(response));
-    WipeBytes(response.data(), response.size());
+    Secret encoded(Base64Encode(response.Reveal()));
     if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
   }
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");

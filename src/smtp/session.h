@@ -66,6 +66,9 @@ class MessageSource {
   virtual long Read(char* buf, std::size_t len) = 0;
 };
 
+// The one result of a delivery attempt, from the session to the report:
+// Session::Run fills the first part; the delivery layer adds where and how
+// it connected; delivery/report.h turns it into the line Postfix reads.
 struct AttemptResult {
   bool delivered = false;         // 2xx to end of data (or dry run passed RCPT)
   std::optional<Failure> failure;
@@ -74,6 +77,13 @@ struct AttemptResult {
   std::vector<std::string> offered_mechanisms;  // for --probe
   std::string chosen_mechanism;
   Capabilities capabilities;
+
+  // Filled by the delivery layer.
+  std::string relay = "none";     // smtp(8)'s "host[addr]:port" of the last server tried
+  int port = 0;                   // the next hop's port (remedies tell 465 from 587)
+  std::optional<TlsInfo> tls;     // the TLS result, if a handshake completed
+  TlsLevel level = TlsLevel::kMay;
+  std::string level_why;          // which setting decided the level
 };
 
 class Session {

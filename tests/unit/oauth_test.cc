@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(xoauth2_and_oauthbearer_initial_responses) {
   auto s = x.Start({"LOGIN", "PLAIN", "XOAUTH2"});
   BOOST_REQUIRE(s.ok());
   BOOST_TEST(s.value().mechanism == "XOAUTH2");
-  BOOST_TEST(*s.value().response == std::string("user=user@example.com\x01" "auth=Bearer ya29.tok\x01\x01"));
+  BOOST_TEST(s.value().response->Reveal() == std::string("user=user@example.com\x01" "auth=Bearer ya29.tok\x01\x01"));
   // Google's error challenge is answered with an empty response.
   auto r = x.Step(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})");
   BOOST_REQUIRE(r.ok());
@@ -76,11 +76,11 @@ BOOST_AUTO_TEST_CASE(xoauth2_and_oauthbearer_initial_responses) {
   s = b.Start({"XOAUTH2", "OAUTHBEARER"});
   BOOST_REQUIRE(s.ok());
   BOOST_TEST(s.value().mechanism == "OAUTHBEARER");  // the standard one when both are offered
-  BOOST_TEST(*s.value().response ==
+  BOOST_TEST(s.value().response->Reveal() ==
              std::string("n,a=user@example.com,\x01host=smtp.example.com\x01port=465\x01" "auth=Bearer tok\x01\x01"));
   r = b.Step(R"({"status":"invalid_token"})");
   BOOST_REQUIRE(r.ok());
-  BOOST_TEST(r.value() == "\x01");  // RFC 7628 §3.2.3
+  BOOST_TEST(r.value().Reveal() == "\x01");  // RFC 7628 §3.2.3
 
   OAuthSaslClient none("u", Secret("t"), "h", 25);
   auto n = none.Start({"PLAIN", "LOGIN"});
@@ -396,6 +396,22 @@ BOOST_AUTO_TEST_CASE(refresh_token_outlook_follows_each_providers_rule) {
   s.grant_type = "client_credentials";
   s.provider = "microsoft";
   BOOST_TEST(RefreshTokenOutlookFor(s).dies_at == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(oauth_form)
+
+// A form with a secret in it is built inside a Secret, byte for byte what
+// FormEncode would have made.
+BOOST_AUTO_TEST_CASE(form_append_matches_form_encode) {
+  Secret form;
+  FormAppend(form, "grant_type", "refresh_token");
+  FormAppend(form, "client_secret", "s3cr3t +/&=~é");
+  FormAppend(form, "scope", "https://mail.google.com/ offline");
+  BOOST_TEST(form.Reveal() == "grant_type=refresh_token&client_secret=" + FormEncode("s3cr3t +/&=~é") +
+                                  "&scope=" + FormEncode("https://mail.google.com/ offline"));
+  BOOST_TEST(form.Reveal().find("s3cr3t+%2B%2F%26%3D~%C3%A9") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

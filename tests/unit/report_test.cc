@@ -43,4 +43,21 @@ BOOST_AUTO_TEST_CASE(success_carries_the_reply) {
   BOOST_TEST(r.dsn == "2.0.0");
 }
 
+BOOST_AUTO_TEST_CASE(one_result_from_session_to_report) {
+  AttemptResult sent;
+  sent.delivered = true;
+  sent.final_reply = "250 2.0.0 Ok: queued as 4F2A1";
+  BOOST_TEST(ReportFor(sent).line == "250 2.0.0 Ok: queued as 4F2A1");
+  BOOST_TEST(ReportFor(sent).exit_code == kExitOk);
+
+  AttemptResult refused;
+  refused.failure = Failure("5.1.1", "host x[1.2.3.4] said: 550 5.1.1 no (in reply to RCPT TO command)");
+  BOOST_TEST(ReportFor(refused).exit_code == kExitBounce);
+  BOOST_TEST(ReportFor(refused, /*soft_bounce=*/true).line.rfind("4.1.1 host x", 0) == 0u);
+
+  AttemptResult neither;  // our bug: defer
+  BOOST_TEST(ReportFor(neither).line == "4.3.0 delivery failed");
+  BOOST_TEST(ReportFor(neither).exit_code == kExitTempFail);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
