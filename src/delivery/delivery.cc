@@ -100,21 +100,20 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
     }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, creds.has_value(), hop, &why);
-    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop, server);
-    if (!Trim(s.tls_policy_maps).empty()) {
-      auto policy = FindTlsPolicy(s, hop, &level, &tls_policy);
-      if (!policy.ok()) {
-        out.failure = policy.failure();
-        log::Warning(policy.failure().detail());
-        return false;  // smtp(8) skips the host with "client TLS configuration problem"
-      }
-      if (policy.value()) why = "smtp_tls_policy_maps";
+    auto decision = TlsPolicyFor(s, hop, server, creds.has_value());
+    if (!decision.ok()) {
+      out.failure = decision.failure();
+      log::Warning(decision.failure().detail());
+      return false;  // smtp(8) skips the host with "client TLS configuration problem"
     }
+    const TlsPolicy& tls_policy = decision.value().policy;
+    TlsLevel level = tls_policy.level;
     out.level = level;
-    out.level_why = why;
-    if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
+    out.level_why = decision.value().level_why;
+    if (log::DebugEnabled()) {
+      log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" +
+                 out.level_why + ")");
+    }
     TlsClient tls(tls_policy);
 
     auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
@@ -137,13 +136,13 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       Connection conn(std::move(fd).value(), level == TlsLevel::kNone ? nullptr : &tls);
       SessionPolicy policy = s.session;
       policy.tls_level = level;
-      policy.wrappermode = ImplicitTls(s, hop);
+      policy.wrappermode = decision.value().implicit_tls;
       policy.credentials = creds ? &*creds : nullptr;
       policy.dry_run = dry_run;
       policy.trace = trace;
       if (policy.credentials) {
         policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
-                                              MakeCurlPost(s.ca_file, s.ca_path, 30));
+                                              MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30));
       }
       Session session(conn, ep.HostAddr(), ep.port, policy);
       AttemptResult r = session.Run(env, message, deadline);
@@ -288,8 +287,13 @@ int RunLookup(const Options& o, const Context& ctx) {
       std::cout << FailureReport(found.failure()).line << "\n" << found.failure().detail() << "\n";
       return kExitTempFail;
     }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, found.value().has_value(), hop, &why);
+    auto decision = TlsPolicyFor(s, hop, hop.host, found.value().has_value());
+    if (!decision.ok()) {
+      std::cout << FailureReport(decision.failure()).line << "\n" << decision.failure().detail() << "\n";
+      return kExitTempFail;
+    }
+    TlsLevel level = decision.value().policy.level;
+    const std::string& why = decision.value().level_why;
     if (o.json) {
       std::cout << (first_hop ? "" : ",") << "{\"nexthop\":";
       JsonString(std::cout, hop.verbatim);

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "config/settings.h"
+#include "tls/policy.h"
 #include "protocol/scripted_server.h"
 #include "protocol/test_client.h"
 
@@ -76,13 +77,11 @@ Settings DefaultSettings() {
 
 // A policy as smtp_tls_policy_maps would give it for [mx.test]:25.
 TlsPolicy FromPolicyMap(const std::string& entry) {
-  TlsLevel level = TlsLevel::kMay;
-  TlsPolicy p;
   Settings s = DefaultSettings();
-  Status st = ApplyTlsPolicyEntry(entry, Hop("[mx.test]:25"), s, &level, &p);
-  BOOST_REQUIRE(st.ok());
-  BOOST_REQUIRE(p.level == level);
-  return p;
+  NextHop hop = Hop("[mx.test]:25");
+  auto d = ResolveTlsPolicy(s.tls, {hop.verbatim, hop.host, hop.host, hop.port}, false, entry);
+  BOOST_REQUIRE(d.ok());
+  return d.value().policy;
 }
 
 }  // namespace
@@ -145,7 +144,10 @@ BOOST_AUTO_TEST_CASE(level_secure_dot_nexthop_accepts_a_subdomain_certificate) {
   // The certificate names mx.test; the next hop is "test": dot-nexthop
   // (.test) must accept it, plain nexthop alone must not.
   Settings s = DefaultSettings();
-  TlsPolicy p = MakeTlsPolicy(s, TlsLevel::kSecure, Hop("[test]"));
+  NextHop hop = Hop("[test]");
+  auto d = ResolveTlsPolicy(s.tls, {hop.verbatim, hop.host, hop.host, hop.port}, true, std::nullopt);
+  BOOST_REQUIRE(d.ok());
+  TlsPolicy p = d.value().policy;
   ScriptedServer sub;
   TlsDelivery(sub, "server");
   BOOST_TEST(RunWith(sub, p).delivered);
