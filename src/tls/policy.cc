@@ -13,6 +13,9 @@ bool IsAddress(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+// Postfix's list separators for main.cf match lists (comma, white space, colon).
+constexpr const char* kListSeparators = ", \t\r\n:";
+
 Failure ConfigProblem(const std::string& detail) {
   return Failure("4.7.5", "client TLS configuration problem", detail);
 }
@@ -72,6 +75,8 @@ Result<PolicyEntry> ParseEntry(const std::string& value, const TlsDestination& d
   if (!l) return bad("invalid TLS level \"" + Printable(words[0], 40) + "\"");
   PolicyEntry e;
   e.level = *l;
+  // smtp(8) ignores (and warns about) attributes when TLS is off.
+  if (e.level == TlsLevel::kNone) return e;
   for (std::size_t i = 1; i < words.size(); ++i) {
     std::string w = words[i];
     if (w.size() >= 2 && w.front() == '{' && w.back() == '}') w = std::string(Trim(w.substr(1, w.size() - 2)));
@@ -80,6 +85,13 @@ Result<PolicyEntry> ParseEntry(const std::string& value, const TlsDestination& d
     std::string name = Lowercase(Trim(w.substr(0, eq)));
     std::string val(Trim(w.substr(eq + 1)));
     if (name == "match") {
+      // An empty match list would accept any name: smtp(8) refuses it, so
+      // do we. match= means nothing below fingerprint, and smtp(8) refuses
+      // it there too rather than ignore what the admin asked for.
+      if (val.empty()) return bad("attribute \"match\" has empty value");
+      if (e.level < TlsLevel::kFingerprint) {
+        return bad("attribute \"match\" invalid at security level \"" + std::string(TlsLevelName(e.level)) + "\"");
+      }
       e.match.push_back(val);
     } else if (name == "protocols") {
       int lo, hi;
@@ -118,8 +130,8 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
                                      const std::optional<std::string>& policy_entry) {
   TlsDecision out;
   TlsPolicy& p = out.policy;
-  // The destination whose names the policy uses. (A policy-map hit used the
-  // next-hop domain as the server host.)
+  // The policy is looked up per next hop but applies per server host: a
+  // policy-map hit keeps the MX host for "hostname", SNI and the cache key.
   TlsDestination d = dest;
   if (d.server_host.empty()) d.server_host = d.domain;
 
@@ -128,11 +140,11 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
     auto e = ParseEntry(*policy_entry, d);
     if (!e.ok()) return e.failure();
     entry = std::move(e).value();
-    d.server_host = d.domain;
   }
 
   // 1. The level. A policy-map hit overrides every main.cf setting.
   TlsLevel level;
+  bool implicit_default = false;  // authrelay chose it, nobody configured it
   if (entry) {
     level = entry->level;
     out.level_why = "smtp_tls_policy_maps";
@@ -141,6 +153,7 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
     out.level_why = "smtp_tls_security_level";
   } else if (have_credentials) {
     // deliberate: secure-with-credentials.
+    implicit_default = true;
     level = std::max(TlsLevel::kSecure, s.legacy_level);
     out.level_why = "authrelay default for a next hop with credentials";
   } else if (s.legacy_set) {
@@ -182,10 +195,34 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
       }
     }
   } else if (level == TlsLevel::kFingerprint) {
-    for (const auto& fp : SplitList(s.fingerprint_cert_match)) p.fingerprints.push_back(fp);
+    for (const auto& fp : Split(s.fingerprint_cert_match, kListSeparators)) p.fingerprints.push_back(fp);
   } else if (level >= TlsLevel::kVerify) {
-    const std::string& match = level == TlsLevel::kSecure ? s.secure_cert_match : s.verify_cert_match;
-    for (const std::string& word : SplitList(match)) p.match_names.push_back(MatchName(word, d));
+    bool secure = level == TlsLevel::kSecure;
+    if (implicit_default && IsAddress(d.domain)) {
+      // deliberate: secure-with-credentials toward an address next hop
+      // ("[192.0.2.1]:587"): nexthop names cannot match an address, so the
+      // certificate must carry that address (an IP subjectAltName).
+      p.match_names.push_back(d.domain);
+      p.name_hint = "the certificate must carry the IP address " + d.domain +
+                    " as a subjectAltName; or write the next hop with the host name the certificate names "
+                    "([smtp.example.com]:" + std::to_string(d.port) + ")";
+    } else {
+      // smtp(8) splits these lists on commas, white space and colons.
+      const std::string& match = secure ? s.secure_cert_match : s.verify_cert_match;
+      for (const std::string& word : Split(match, kListSeparators)) p.match_names.push_back(MatchName(word, d));
+    }
+    if (p.match_names.empty()) {
+      // Fail closed: an empty list would accept a certificate for any name.
+      const char* param = secure ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match";
+      return ConfigProblem(std::string(param) + " is empty at security level " + TlsLevelName(level) +
+                           ": no certificate name could ever be accepted (set " + param + " = " +
+                           (secure ? "nexthop, dot-nexthop" : "hostname") + ", its default)");
+    }
+  }
+  if (level == TlsLevel::kFingerprint && p.fingerprints.empty()) {
+    return ConfigProblem("next hop " + d.nexthop + " is at security level fingerprint, but there are no "
+                         "fingerprints to match (set smtp_tls_fingerprint_cert_match, or match= in the "
+                         "smtp_tls_policy_maps entry)");
   }
 
   // 4. SNI. deliberate: sni-by-default (the server host name).

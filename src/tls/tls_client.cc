@@ -338,6 +338,7 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   } else {
     info->trusted = rc == X509_V_ERR_HOSTNAME_MISMATCH || rc == X509_V_ERR_IP_ADDRESS_MISMATCH;
     info->verify_error = X509_verify_cert_error_string(rc);
+    if (info->trusted && !policy_.name_hint.empty()) info->verify_error += " (" + policy_.name_hint + ")";
   }
 }
 

@@ -32,6 +32,7 @@ struct TlsPolicy {
   std::vector<std::string> fingerprints;  // fingerprint level
   std::string fingerprint_digest = "sha256";
   std::string server_name;                // SNI; "" sends none
+  std::string name_hint;                  // added to a name-mismatch error: how to name the certificate
   std::string ciphers;                    // OpenSSL list for TLS <= 1.2; "" = OpenSSL's default
   std::string exclude;                    // ciphers to remove, Postfix syntax (colon/space list)
   std::string cert_file;                  // client certificate (optional)

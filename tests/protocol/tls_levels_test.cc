@@ -233,3 +233,42 @@ BOOST_AUTO_TEST_CASE(policy_servername_sets_sni) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls_address_nexthop)
+
+// Under authrelay's implicit secure default (credentials, no level set) an
+// address next hop is checked against the certificate's IP subjectAltName;
+// a certificate without that address is refused with a line that says how
+// to name the expected certificate.
+TlsPolicy ImplicitSecureFor(const std::string& nexthop) {
+  Settings s = DefaultSettings();
+  NextHop hop = Hop(nexthop);
+  auto d = ResolveTlsPolicy(s.tls, {hop.verbatim, hop.host, hop.host, hop.port}, /*have_credentials=*/true,
+                            std::nullopt);
+  BOOST_REQUIRE(d.ok());
+  BOOST_REQUIRE(d.value().policy.level == TlsLevel::kSecure);
+  return d.value().policy;
+}
+
+BOOST_AUTO_TEST_CASE(ip_san_accepted) {
+  ScriptedServer srv;
+  TlsDelivery(srv, "server");  // SAN DNS:mx.test, IP:127.0.0.1
+  BOOST_TEST(RunWith(srv, ImplicitSecureFor("[127.0.0.1]:25")).delivered);
+}
+
+BOOST_AUTO_TEST_CASE(no_ip_san_refused_with_the_fix) {
+  ScriptedServer srv;
+  UpToTls(srv, "wrong").Expect("QUIT").Send("221 bye");
+  srv.Start();
+  Client c;
+  c.tls = ImplicitSecureFor("[127.0.0.1]:25");
+  AttemptResult r = c.Run(srv.port(), false);
+  srv.Finish();
+  BOOST_TEST(!r.delivered);
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->text() == "Server certificate not verified");
+  std::string log = ReadFile(GlobalSetup::LogPath());
+  BOOST_TEST(log.find("must carry the IP address 127.0.0.1 as a subjectAltName") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

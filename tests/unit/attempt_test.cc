@@ -230,4 +230,29 @@ BOOST_AUTO_TEST_CASE(session_saved_only_when_the_policy_accepted_the_handshake) 
   BOOST_TEST(net.saves == 1);
 }
 
+BOOST_AUTO_TEST_CASE(policy_map_hit_keeps_the_mx_host) {
+  // A policy entry for the domain; the certificate must name the MX host
+  // (verify's default match is "hostname"), SNI carries the MX host, and
+  // each MX host has its own session-cache key.
+  dns.mx["example.net"] = {{10, "mx1.example.net"}, {20, "mx2.example.net"}};
+  dns.a["mx1.example.net"] = {"192.0.2.1"};
+  dns.a["mx2.example.net"] = {"192.0.2.2"};
+  net.servers["192.0.2.1"].replies = {"421 4.3.2 busy"};
+  net.servers["192.0.2.2"].replies = kTlsDelivers;
+  policy_entry = "verify";
+  BOOST_TEST(Run("example.net").delivered);
+  BOOST_REQUIRE(net.connects.size() == 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const TlsPolicy& p = net.connects[i].policy;
+    std::string mx = i == 0 ? "mx1.example.net" : "mx2.example.net";
+    BOOST_TEST(TlsLevelName(p.level) == std::string("verify"));
+    std::vector<std::string> names = {mx};
+    BOOST_TEST(p.match_names == names, boost::test_tools::per_element());
+    BOOST_TEST(p.server_name == mx);
+    BOOST_TEST(p.session_peer == "example.net|" + mx + ":25");
+    BOOST_TEST_MESSAGE("policy-map hit, MX " << mx << ": match " << p.match_names.at(0) << ", SNI " << p.server_name
+                                             << ", cache peer " << p.session_peer);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
