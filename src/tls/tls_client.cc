@@ -315,11 +315,26 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
     unsigned len = 0;
     std::string cert_fp, key_fp;
     if (X509_digest(peer, md, buf, &len) == 1) cert_fp = Hex(buf, len);
-    if (X509_pubkey_digest(peer, md, buf, &len) == 1) key_fp = Hex(buf, len);
+    // The public-key fingerprint is the digest of the DER SubjectPublicKeyInfo
+    // (what "openssl pkey -pubin -outform DER" writes), as smtp(8) computes
+    // it; X509_pubkey_digest() would hash only the key bits.
+    unsigned char* der = nullptr;
+    int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(peer), &der);
+    if (der_len > 0 && EVP_Digest(der, static_cast<std::size_t>(der_len), buf, &len, md, nullptr) == 1) {
+      key_fp = Hex(buf, len);
+    }
+    OPENSSL_free(der);
+    // Hex digits compare without case and with or without colons.
+    auto digits = [](const std::string& s) {
+      std::string out;
+      for (char c : s) {
+        if (c != ':') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      }
+      return out;
+    };
     for (const std::string& want : policy_.fingerprints) {
-      std::string w;
-      for (char c : want) w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-      if (w == cert_fp || w == key_fp) {
+      std::string w = digits(want);
+      if (!w.empty() && (w == digits(cert_fp) || w == digits(key_fp))) {
         info->verified = true;
         return;
       }

@@ -42,23 +42,24 @@ TlsPolicy Level(TlsLevel l) {
   return p;
 }
 
-std::string Fingerprint(const std::string& pem_path, bool pubkey) {
-  FILE* f = std::fopen(pem_path.c_str(), "r");
+// A fingerprint computed exactly as postconf(5) shows it, with the openssl
+// command line (the oracle), not with the code under test's own calls:
+//   certificate: openssl x509 -outform DER | openssl dgst -sha256 -c
+//   public key:  openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -c
+std::string Fingerprint(const std::string& pem_path, bool pubkey, const std::string& digest = "sha256") {
+  std::string cmd = pubkey ? "openssl x509 -in '" + pem_path + "' -pubkey -noout | openssl pkey -pubin -outform DER"
+                           : "openssl x509 -in '" + pem_path + "' -outform DER";
+  cmd += " | openssl dgst -" + digest + " -c";
+  FILE* f = popen(cmd.c_str(), "r");
   BOOST_REQUIRE(f);
-  X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  if (pubkey) X509_pubkey_digest(x, EVP_sha256(), md, &len);
-  else X509_digest(x, EVP_sha256(), md, &len);
-  X509_free(x);
-  std::string out;
-  char buf[4];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, i ? ":%02X" : "%02X", md[i]);
-    out += buf;
-  }
-  return out;
+  char buf[512] = "";
+  std::string out = std::fgets(buf, sizeof buf, f) ? buf : "";
+  pclose(f);
+  auto eq = out.find("= ");
+  BOOST_REQUIRE(eq != std::string::npos);
+  out = out.substr(eq + 2);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;  // lower case, colon-separated: case must not matter
 }
 
 NextHop Hop(const std::string& s) {
@@ -113,12 +114,17 @@ BOOST_AUTO_TEST_CASE(level_may_goes_on_in_plaintext_when_tls_is_not_offered) {
 }
 
 BOOST_AUTO_TEST_CASE(level_fingerprint_matches_certificate_or_public_key) {
-  for (bool pubkey : {false, true}) {
-    ScriptedServer srv;
-    TlsDelivery(srv, "selfsigned");
-    TlsPolicy p = Level(TlsLevel::kFingerprint);
-    p.fingerprints = {Fingerprint(Certs() + "/selfsigned.pem", pubkey)};
-    BOOST_TEST(RunWith(srv, p).delivered);
+  for (const char* digest : {"md5", "sha1", "sha256"}) {
+    for (bool pubkey : {false, true}) {
+      BOOST_TEST_CONTEXT(digest << (pubkey ? " public key" : " certificate")) {
+        ScriptedServer srv;
+        TlsDelivery(srv, "selfsigned");
+        TlsPolicy p = Level(TlsLevel::kFingerprint);
+        p.fingerprint_digest = digest;
+        p.fingerprints = {Fingerprint(Certs() + "/selfsigned.pem", pubkey, digest)};
+        BOOST_TEST(RunWith(srv, p).delivered);
+      }
+    }
   }
   ScriptedServer srv;
   TlsDelivery(srv, "selfsigned");
