@@ -95,7 +95,7 @@ Result<PolicyEntry> ParseEntry(const std::string& value, const TlsDestination& d
       e.match.push_back(val);
     } else if (name == "protocols") {
       int lo, hi;
-      if (!ProtocolRange(val, &lo, &hi)) return bad("invalid protocols=" + Printable(val, 60));
+      if (!ProtocolRange(val, &lo, &hi, nullptr)) return bad("invalid protocols=" + Printable(val, 60));
       e.protocols = val;
     } else if (name == "ciphers") {
       if (!CipherGrade(val)) return bad("invalid ciphers=" + Printable(val, 40));
@@ -177,6 +177,14 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
   // a policy entry's protocols= replaces either.
   p.protocols = level >= TlsLevel::kEncrypt ? s.mandatory_protocols : s.protocols;
   if (entry && entry->protocols) p.protocols = *entry->protocols;
+  if (!entry || !entry->protocols) {
+    int lo, hi;
+    if (!p.protocols.empty() && !ProtocolRange(p.protocols, &lo, &hi, nullptr)) {
+      const char* param = level >= TlsLevel::kEncrypt ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
+      return ConfigProblem(std::string(param) + " = " + Printable(p.protocols, 100) +
+                           " is not a protocol list (use e.g. >=TLSv1.2, or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)");
+    }
+  }
   if (entry && entry->ciphers) p.ciphers = *entry->ciphers;
   if (entry && entry->exclude) p.exclude = *entry->exclude;
 

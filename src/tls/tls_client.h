@@ -53,9 +53,11 @@ struct SslDeleter {
 };
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
-// Translates a Postfix protocol list to [min, max] OpenSSL versions.
-// Returns false on a token it does not know.
-bool ProtocolRange(std::string_view protocols, int* min_version, int* max_version);
+// Translates a Postfix protocol list to what OpenSSL is given: the floor
+// and ceiling versions (0 = no limit) and SSL_OP_NO_* options for the
+// excluded protocols (or those an inclusion list leaves out). Returns
+// false on a token it does not know.
+bool ProtocolRange(std::string_view protocols, int* floor, int* ceiling, long* no_options);
 
 class TlsClient {
  public:

@@ -278,3 +278,49 @@ BOOST_AUTO_TEST_CASE(no_ip_san_refused_with_the_fix) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls_protocol_lists)
+
+// Protocol lists as smtp(8) (Postfix 3.6 and later) reads them: names are
+// an inclusion list, "!name" excludes (and an exclusion inside the range
+// ends it, as OpenSSL treats holes), tokens may be separated by colons as
+// in a policy entry's protocols=.
+BOOST_AUTO_TEST_CASE(inclusion_exclusion_and_colon_forms) {
+  struct Case {
+    const char* entry;
+    int server_max;  // 0 = TLS 1.3
+    bool delivered;
+    const char* version;
+  } cases[] = {
+      {"encrypt protocols=TLSv1.3", 0, true, "TLSv1.3"},
+      {"encrypt protocols=TLSv1.3", TLS1_2_VERSION, false, ""},
+      {"encrypt {protocols = TLSv1.2, TLSv1.3}", TLS1_2_VERSION, true, "TLSv1.2"},
+      // OpenSSL ends the range at the hole: TLS 1.0 and 1.1 only, refused by
+      // either server. posttls-finger -p '!TLSv1.2' (Postfix's own TLS
+      // client code) fails the same way against both.
+      {"encrypt protocols=!TLSv1.2", 0, false, ""},
+      {"encrypt protocols=!TLSv1.2", TLS1_2_VERSION, false, ""},
+      {"encrypt protocols=!SSLv2:!SSLv3", TLS1_2_VERSION, true, "TLSv1.2"},
+      {"encrypt protocols=>=TLSv1.2:<=TLSv1.2", 0, true, "TLSv1.2"},
+  };
+  for (const Case& k : cases) {
+    BOOST_TEST_CONTEXT(k.entry << " against a server up to " << (k.server_max ? "TLSv1.2" : "TLSv1.3")) {
+      Settings s = DefaultSettings();
+      NextHop hop = Hop("[mx.test]:25");
+      auto d = ResolveTlsPolicy(s.tls, {hop.verbatim, hop.host, hop.host, hop.port}, false, std::string(k.entry));
+      BOOST_TEST(d.ok(), (d.ok() ? "" : d.failure().detail()));
+      if (!d.ok()) continue;
+      ScriptedServer srv;
+      TlsDelivery(srv, "server", k.server_max);
+      srv.Start();
+      Client c;
+      c.tls = d.value().policy;
+      AttemptResult r = c.Run(srv.port(), false);
+      srv.Finish();
+      BOOST_TEST(r.delivered == k.delivered);
+      if (k.delivered) BOOST_TEST(c.last_tls.protocol == k.version);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

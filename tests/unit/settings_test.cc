@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include <openssl/ssl.h>
+
 #include "config/settings.h"
 
 using namespace authrelay;
@@ -16,14 +18,25 @@ Settings Load(const std::string& text) {
 
 BOOST_AUTO_TEST_SUITE(settings)
 
-BOOST_AUTO_TEST_CASE(protocol_floor) {
-  int lo = 0, hi = 0;
-  BOOST_REQUIRE(ProtocolRange("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1", &lo, &hi));
-  BOOST_TEST(lo == TLS1_2_VERSION);
-  BOOST_TEST(hi == TLS1_3_VERSION);
-  BOOST_REQUIRE(ProtocolRange(">=TLSv1.3", &lo, &hi));
+BOOST_AUTO_TEST_CASE(protocol_lists_as_postfix_reads_them) {
+  int lo = -1, hi = -1;
+  long no = 0;
+  BOOST_REQUIRE(ProtocolRange("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1", &lo, &hi, &no));
+  BOOST_TEST(lo == 0);
+  BOOST_TEST(hi == 0);
+  BOOST_TEST(no == (SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1));
+  BOOST_REQUIRE(ProtocolRange(">=TLSv1.3", &lo, &hi, &no));
   BOOST_TEST(lo == TLS1_3_VERSION);
-  BOOST_TEST(!ProtocolRange("TLSv9", &lo, &hi));
+  BOOST_TEST(no == 0);
+  // Inclusion: everything not named is excluded.
+  BOOST_REQUIRE(ProtocolRange("TLSv1.2 TLSv1.3", &lo, &hi, &no));
+  BOOST_TEST(no == (SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1));
+  // Colons separate as commas do; hex versions.
+  BOOST_REQUIRE(ProtocolRange(">=TLSv1.2:<=0x0303", &lo, &hi, &no));
+  BOOST_TEST(lo == TLS1_2_VERSION);
+  BOOST_TEST(hi == TLS1_2_VERSION);
+  BOOST_TEST(!ProtocolRange("TLSv9", &lo, &hi, &no));
+  BOOST_TEST(!ProtocolRange(">=TLSv9", &lo, &hi, &no));
 }
 
 BOOST_AUTO_TEST_CASE(fingerprint_digest_follows_compatibility_level) {

@@ -133,6 +133,10 @@ const std::vector<Row>& Rows() {
        {"192.0.2.1"}, "", "", "[192.0.2.1]:587|192.0.2.1:587"},
       {"address next hop, explicit secure: smtp(8)'s names", "smtp_tls_security_level = secure\n", "[192.0.2.1]:587", "",
        true, {}, "secure", {"192.0.2.1", ".192.0.2.1"}, "", "", ""},
+      {"bad smtp_tls_protocols named", "smtp_tls_protocols = TLSv9\n", "[x.example]", "", false, {}, "", {}, "", "",
+       "", "smtp_tls_protocols = TLSv9 is not a protocol list"},
+      {"bad smtp_tls_mandatory_protocols named", "smtp_tls_mandatory_protocols = >=TLS1.2\n", "[x.example]", "", true,
+       {}, "", {}, "", "", "", "smtp_tls_mandatory_protocols = >=TLS1.2 is not a protocol list"},
   };
   return rows;
 }
