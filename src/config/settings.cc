@@ -19,7 +19,13 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   s.recipient_delimiter = cf.Get("recipient_delimiter");
   std::string level = std::string(Trim(cf.Get("smtp_tls_security_level")));
   if (!level.empty()) {
-    auto l = ParseTlsLevel(level);
+    // DANE needs DNSSEC lookups, which authrelay does not make: smtp(8)
+    // without them falls back from "dane" to "may", and refuses "dane-only".
+    if (Lowercase(level) == "dane-only") {
+      return ConfigFailure("smtp_tls_security_level = dane-only needs DNSSEC lookups, which authrelay does not make "
+                           "(use secure, verify or encrypt)");
+    }
+    auto l = Lowercase(level) == "dane" ? std::optional<TlsLevel>(TlsLevel::kMay) : ParseTlsLevel(level);
     if (!l) {
       std::string what = "unknown smtp_tls_security_level \"" + Printable(level, 40) +
                          "\" (use none, may, encrypt, fingerprint, verify or secure)";
