@@ -183,6 +183,16 @@ BOOST_AUTO_TEST_CASE(every_candidate_fails_the_last_verdict_counts) {
   BOOST_TEST(net.connects.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_421_to_starttls_moves_on_to_the_next_server) {
+  dns.a["a.example"] = {"192.0.2.1"};
+  dns.a["b.example"] = {"192.0.2.2"};
+  net.servers["192.0.2.1"].replies = {"220 mx", "250-mx", "250 STARTTLS", "421 4.3.2 shutting down"};
+  net.servers["192.0.2.2"].replies = kDelivers;
+  AttemptOutcome out = Run("[a.example], [b.example]");  // level may: no credentials, nothing configured
+  BOOST_TEST(out.delivered);
+  BOOST_TEST(out.relay == "b.example[192.0.2.2]:25");
+}
+
 BOOST_AUTO_TEST_CASE(unknown_host_then_next) {
   dns.mx["example.net"] = {{10, "gone.example.net"}, {20, "mx2.example.net"}};
   dns.a["mx2.example.net"] = {"192.0.2.3"};
