@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "core/json.h"
@@ -18,6 +19,7 @@
 #include "net/proxy.h"
 #include "delivery/report.h"
 #include "oauth/jwt.h"
+#include "net/dns.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
@@ -56,6 +58,7 @@ class Checker {
     CheckOAuthStores();
     CheckSaslOptions();
     CheckOwnSettingsHome();
+    CheckTlsParameters();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
       Warn("no relayhost and no next hop given: only the general settings were checked",
@@ -222,6 +225,47 @@ class Checker {
     }
   }
 
+  // The TLS parameters on their own, whatever the next hop: each one that
+  // would make a delivery defer is named with its fix.
+  void CheckTlsParameters() {
+    const TlsSettings& t = s_.tls;
+    for (auto [param, value] : {std::pair{"smtp_tls_protocols", &t.protocols},
+                                std::pair{"smtp_tls_mandatory_protocols", &t.mandatory_protocols}}) {
+      int lo, hi;
+      if (!value->empty() && !ProtocolRange(*value, &lo, &hi, nullptr)) {
+        Error(std::string(param) + " = " + *value + " is not a protocol list",
+              std::string("use e.g. ") + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)");
+      }
+    }
+    for (auto [param, value, dflt] : {std::tuple{"smtp_tls_secure_cert_match", &t.secure_cert_match, "nexthop, dot-nexthop"},
+                                      std::tuple{"smtp_tls_verify_cert_match", &t.verify_cert_match, "hostname"}}) {
+      if (Trim(*value).empty() || Trim(*value).find_first_not_of(", \t:") == std::string_view::npos) {
+        Error(std::string(param) + " is empty: verification at that level would accept no certificate name, "
+                                   "so such deliveries defer",
+              std::string("set ") + param + " = " + dflt + " (the default), or remove the line");
+      }
+    }
+    if (!t.ca_file.empty() || !t.ca_path.empty()) {
+      TlsPolicy p;
+      p.level = TlsLevel::kSecure;
+      p.ca_file = t.ca_file;
+      p.ca_path = t.ca_path;
+      TlsClient tls(p);
+      auto c = tls.Context();
+      if (!c.ok()) {
+        Error(c.failure().bare_detail(), c.failure().fix());
+      }
+    }
+  }
+
+  void Reported(const Failure& f) {
+    const std::string& what = f.bare_detail().empty() ? f.text() : f.bare_detail();
+    for (const auto& p : problems_) {
+      if (p.what == what) return;
+    }
+    Error(what, f.fix());
+  }
+
   void CheckNextHop(const std::string& value) {
     auto hops = ParseNextHops(value);
     if (!hops.ok()) {
@@ -253,15 +297,31 @@ class Checker {
           }
         }
       }
-      TlsLevel level = EffectiveTlsLevel(s_, h.credentials, hop, &h.level_why);
-      TlsPolicy tls_policy = MakeTlsPolicy(s_, level, hop);
-      if (!Trim(s_.tls_policy_maps).empty()) {
-        auto p = FindTlsPolicy(s_, hop, &level, &tls_policy);
-        if (!p.ok()) Error(p.failure().text() + ": " + p.failure().detail(), "fix the smtp_tls_policy_maps entry");
-        else if (p.value()) h.level_why = "smtp_tls_policy_maps";
+      // The policy applies per server host: for a domain, its first MX host
+      // (names, SNI and the session-cache key are that host's).
+      std::string server = hop.host;
+      if (!hop.bracketed) {
+        if (auto mx = LookupMx(hop.host); mx.ok() && !mx.value().empty()) server = mx.value().front().host;
+        if (server != hop.host) h.nexthop += " (MX host " + server + ")";
       }
+      auto decision = TlsPolicyFor(s_, hop, server, h.credentials);
+      if (!decision.ok()) {
+        // Already named above when it is a main.cf parameter on its own.
+        bool named = false;
+        for (const auto& p : problems_) {
+          named = named || (p.severity == "error" && decision.failure().detail().find(p.what.substr(0, p.what.find(' '))) == 0);
+        }
+        if (!named) Reported(decision.failure());
+        h.level = "(none: client TLS configuration problem)";
+        h.level_why = "see the errors below";
+        hops_.push_back(std::move(h));
+        continue;
+      }
+      const TlsPolicy& tls_policy = decision.value().policy;
+      TlsLevel level = tls_policy.level;
+      h.level_why = decision.value().level_why;
       h.level = TlsLevelName(level);
-      h.implicit_tls = ImplicitTls(s_, hop);
+      h.implicit_tls = decision.value().implicit_tls;
       if (h.credentials && level < TlsLevel::kFingerprint) {
         Warn("credentials for " + hop.verbatim + " would be sent over TLS that is not verified (level " + h.level +
                  ")",
@@ -273,16 +333,16 @@ class Checker {
                                                          "send them unencrypted and will defer",
               "use TLS (smtp_tls_security_level = secure)");
       }
-      if (s_.wrappermode && hop.port == 587) {
+      if (s_.tls.wrappermode && hop.port == 587) {
         Warn("smtp_tls_wrappermode = yes with port 587: port 587 normally speaks STARTTLS",
              "remove smtp_tls_wrappermode, or use port 465 for implicit TLS");
       }
       if (level >= TlsLevel::kVerify) {
         TlsClient tls(tls_policy);
         auto c = tls.Context();
-        if (!c.ok()) Error(c.failure().text() + ": " + c.failure().detail(), "");
+        if (!c.ok()) Reported(c.failure());
       }
-      if (level == TlsLevel::kFingerprint && s_.fingerprint_cert_match.empty()) {
+      if (level == TlsLevel::kFingerprint && s_.tls.fingerprint_cert_match.empty()) {
         Error("smtp_tls_security_level = fingerprint but smtp_tls_fingerprint_cert_match is empty",
               "add the server certificate's fingerprint");
       }

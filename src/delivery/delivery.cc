@@ -1,7 +1,12 @@
 #include "delivery/delivery.h"
 
+#include <fcntl.h>
 #include <sasl/sasl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <ctime>
 
 #include <cerrno>
 #include <chrono>
@@ -17,6 +22,7 @@
 #include "core/process.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
+#include "delivery/attempt.h"
 #include "delivery/context.h"
 #include "delivery/profile_ops.h"
 #include "delivery/remedy.h"
@@ -41,41 +47,73 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What one run through the next-hop list ended with.
-// One result from the session to the report (AttemptResult): the session
-// fills what it saw, Attempt adds where and how it connected.
+// What one run through the next-hop list ended with: one result from the
+// session to the report (AttemptResult), DeliveryAttempt adding where and
+// how it connected.
 using Outcome = AttemptResult;
 
-Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
-                Deadline deadline, bool dry_run, bool trace) {
-  Outcome out;
-  const Settings& s = ctx.settings;
-  auto hops = ParseNextHops(nexthop);
-  if (!hops.ok()) {
-    out.failure = hops.failure();
-    return out;
+// The age of a queued message, from its arrival_time in "postqueue -j"
+// (which any user may run): pipe(8) passes no arrival time. Only asked
+// when a plaintext retry at level may depends on it. nullopt if unknown.
+std::optional<long> QueuedMessageAge(const std::string& config_dir, const std::string& queue_id) {
+  if (queue_id.empty()) return std::nullopt;
+  for (char c : queue_id) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
   }
-  out.port = hops.value().front().port;
+  int fds[2];
+  if (pipe(fds) != 0) return std::nullopt;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, 2);
+    execl("/usr/sbin/postqueue", "postqueue", "-c", config_dir.c_str(), "-j", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);) {
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return MessageAgeFromPostqueue(out, queue_id, std::time(nullptr));
+}
+
+// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
+// opened here, DNS and TCP through the system.
+Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
+                Deadline deadline, bool dry_run, bool trace, const std::string& queue_id = "") {
+  const Settings& s = ctx.settings;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
     std::vector<Notice> warnings;
     auto t = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
     for (const auto& w : warnings) log::Warning(w.Line());
     if (!t.ok()) {
+      Outcome out;
       out.failure = t.failure();
+      auto hops = ParseNextHops(nexthop);
+      if (hops.ok()) out.port = hops.value().front().port;
       return out;
     }
     tables = std::move(t).value();
   } else if (s.sasl_enable) {
     log::Warning("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no credentials to send");
   }
-
-  // One server host of a next hop (the bracketed host, or one MX host):
-  // credentials, TLS policy, then every address. Returns true when the
-  // attempt is over (delivered, or a verdict that must not fail over).
-  auto try_server = [&](const NextHop& hop, const std::string& server) -> bool {
-    std::optional<Credentials> creds;
-    if (tables) {
+  DeliveryAttempt::CredentialsLookup credentials;
+  if (tables) {
+    credentials = [&](const NextHop& hop, const std::string& server) -> Result<std::optional<Credentials>> {
       // smtp(8) asks for the server host (the MX host) and the next hop.
       CredentialQuery q{env.sender, server, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
       // The per-key trace and the password fingerprint cost work on every
@@ -83,11 +121,8 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       LookupTrace trace_lines;
       auto found = FindCredentials(*tables, q, log::DebugEnabled() ? &trace_lines : nullptr);
       for (const auto& line : trace_lines) log::Debug("smtp_sasl_password_maps: " + line);
-      if (!found.ok()) {
-        out.failure = found.failure();
-        return true;  // a table error defers; never "send without AUTH"
-      }
-      creds = std::move(found).value();
+      if (!found.ok()) return found.failure();
+      const auto& creds = found.value();
       if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) +
@@ -97,107 +132,19 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
-    }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, creds.has_value(), hop, &why);
-    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop, server);
-    if (!Trim(s.tls_policy_maps).empty()) {
-      auto policy = FindTlsPolicy(s, hop, &level, &tls_policy);
-      if (!policy.ok()) {
-        out.failure = policy.failure();
-        log::Warning(policy.failure().detail());
-        return false;  // smtp(8) skips the host with "client TLS configuration problem"
-      }
-      if (policy.value()) why = "smtp_tls_policy_maps";
-    }
-    out.level = level;
-    out.level_why = why;
-    if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
-    TlsClient tls(tls_policy);
-
-    // Egress proxy (authrelay_proxy / authrelay_proxy_maps): the proxy
-    // resolves the server's name, so there is one endpoint, by name.
-    auto proxy = FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
-    if (!proxy.ok()) {
-      out.failure = proxy.failure();
-      return true;  // a configuration error defers; never "go direct instead"
-    }
-    auto endpoints = proxy.value() ? Result<std::vector<Endpoint>>(std::vector<Endpoint>{ProxiedEndpoint(server, hop.port)})
-                                   : ResolveHost(server, hop.port, s.inet_protocols);
-    if (!endpoints.ok()) {
-      log::Info(endpoints.failure().text());
-      out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
-      return false;
-    }
-    out.port = hop.port;
-    for (const Endpoint& ep : endpoints.value()) {
-      if (deadline.Expired()) break;
-      const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
-      auto fd = proxy.value() ? ConnectViaProxy(*proxy.value(), ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline),
-                                                s.inet_protocols, s.bind_address)
-                              : ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
-      if (!fd.ok()) {
-        log::Info(fd.failure().text());
-        out.failure = fd.failure();
-        out.relay = "none";
-        continue;
-      }
-      Connection conn(std::move(fd).value(), level == TlsLevel::kNone ? nullptr : &tls);
-      SessionPolicy policy = s.session;
-      policy.tls_level = level;
-      policy.wrappermode = ImplicitTls(s, hop);
-      if (creds) policy.sasl_username = creds->username;
-      policy.dry_run = dry_run;
-      policy.trace = trace;
-      if (creds) {
-        policy.sasl_factory = MakeSaslFactory(*creds, ep.host, ep.port, s.oauth_refresh_window,
-                                              MakeCurlPost(s.ca_file, s.ca_path, 30,
-                                                           proxy.value() ? std::make_shared<const Secret>(proxy.value()->CurlUrl())
-                                                                         : nullptr));
-      }
-      Session session(conn, ep.HostAddr(), ep.port, policy);
-      AttemptResult r = session.Run(env, message, deadline);
-      out.relay = ep.Name();
-      if (conn.tls()) {
-        out.tls = *conn.tls();
-        // Only a session whose handshake this policy accepted is reused.
-        if (!TlsVerifies(level) || conn.tls()->verified) tls.SaveSession();
-      }
-      r.relay = std::move(out.relay);
-      r.port = out.port;
-      r.tls = std::move(out.tls);
-      r.level = out.level;
-      r.level_why = std::move(out.level_why);
-      out = std::move(r);
-      if (out.delivered) return true;
-      if (out.failure) log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
-      if (!out.try_next) return true;
-    }
-    return false;
-  };
-
-  for (const NextHop& hop : hops.value()) {
-    std::vector<std::string> servers = {hop.host};
-    if (!hop.bracketed) {
-      auto mx = LookupMx(hop.host);
-      if (!mx.ok()) {
-        log::Info(mx.failure().text());
-        out.failure = mx.failure();
-        continue;
-      }
-      servers.clear();
-      for (const auto& m : mx.value()) servers.push_back(m.host);
-    }
-    for (const std::string& server : servers) {
-      if (deadline.Expired()) break;
-      if (try_server(hop, server)) return out;
-    }
+      return found;
+    };
   }
-  if (deadline.Expired() && !out.failure) {
-    out.failure = Failure("4.4.2", "delivery time limit exceeded (authrelay_time_limit)");
-  }
-  if (!out.failure) out.failure = Failure("4.3.0", "server unavailable or unable to receive mail");
-  return out;
+  auto resolver = SystemResolver(s.inet_protocols);
+  auto connector = SystemConnector(s.connect_timeout, s.bind_address, s.bind_address6, s.inet_protocols);
+  DeliveryAttempt attempt(s, *resolver, *connector, credentials,
+                          [&](const NextHop& hop) { return FindTlsPolicyEntry(s, hop); });
+  attempt.SetMessageAge([&] { return QueuedMessageAge(ctx.cf.Get("config_directory"), queue_id); });
+  // Egress proxy (authrelay_proxy / authrelay_proxy_maps), per next hop and server host.
+  attempt.SetProxyLookup([&](const NextHop& hop, const std::string& server) {
+    return FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
+  });
+  return attempt.Run(env, nexthop, message, deadline, dry_run, trace);
 }
 
 std::string Seconds(Clock::time_point start) {
@@ -232,7 +179,7 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
-  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls_session_cache), ctx.value().own_in_main_cf);
+  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
 
   Envelope env;
   env.sender = *o.sender;
@@ -268,7 +215,7 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
-  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace);
+  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, o.queue_id);
   Report rep = ReportFor(out, s.soft_bounce);
   if (out.delivered) {
     report_all(out.relay, "2.0.0", "sent", out.final_reply);
@@ -306,8 +253,13 @@ int RunLookup(const Options& o, const Context& ctx) {
       std::cout << FailureReport(found.failure()).line << "\n" << found.failure().detail() << "\n";
       return kExitTempFail;
     }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, found.value().has_value(), hop, &why);
+    auto decision = TlsPolicyFor(s, hop, hop.host, found.value().has_value());
+    if (!decision.ok()) {
+      std::cout << FailureReport(decision.failure()).line << "\n" << decision.failure().detail() << "\n";
+      return kExitTempFail;
+    }
+    TlsLevel level = decision.value().policy.level;
+    const std::string& why = decision.value().level_why;
     if (o.json) {
       Json entry = {{"nexthop", hop.verbatim}, {"keys", trace}, {"found", found.value().has_value()}};
       if (found.value()) {

@@ -1,0 +1,300 @@
+#include "delivery/attempt.h"
+
+#include <charconv>
+
+#include "core/sanitize.h"
+#include "log/log.h"
+#include "oauth/http_client.h"
+#include "delivery/sasl_factory.h"
+
+namespace authrelay {
+namespace {
+
+class SystemResolverImpl final : public Resolver {
+ public:
+  explicit SystemResolverImpl(std::string inet_protocols) : inet_protocols_(std::move(inet_protocols)) {}
+  Result<std::vector<MxHost>> LookupMx(const std::string& domain) override { return authrelay::LookupMx(domain); }
+  Result<std::vector<Endpoint>> Addresses(const std::string& host, std::uint16_t port) override {
+    return ResolveHost(host, port, inet_protocols_);
+  }
+
+ private:
+  std::string inet_protocols_;
+};
+
+class SystemLink final : public Link {
+ public:
+  explicit SystemLink(const TlsPolicy& policy) : tls_(policy) {}
+  // The TLS context is built before connecting, so a CA or key setting
+  // that cannot work is reported as a configuration problem, not as a
+  // failed handshake with a server that did nothing wrong.
+  Status Prepare() {
+    if (tls_.policy().level < TlsLevel::kVerify && tls_.policy().cert_file.empty()) return {};
+    auto ctx = tls_.Context();
+    if (!ctx.ok()) return ctx.failure();
+    return {};
+  }
+  void Attach(UniqueFd fd) {
+    conn_.emplace(std::move(fd), tls_.policy().level == TlsLevel::kNone ? nullptr : &tls_);
+  }
+  Transport& transport() override { return recorder_; }
+  void SaveTlsSession() override { tls_.SaveSession(); }
+  bool TlsHandshakeFailed() const override { return recorder_.handshake_failed; }
+
+ private:
+  // Forwards to the connection and remembers whether a handshake failed.
+  struct Recorder final : Transport {
+    SystemLink* self;
+    bool handshake_failed = false;
+    explicit Recorder(SystemLink* s) : self(s) {}
+    IoStatus ReadLine(std::string& l, std::size_t max, Deadline d) override { return self->conn_->ReadLine(l, max, d); }
+    IoStatus Write(std::string_view data, Deadline d) override { return self->conn_->Write(data, d); }
+    bool HasBufferedInput() override { return self->conn_->HasBufferedInput(); }
+    TlsFailure StartTls(Deadline d) override {
+      TlsFailure f = self->conn_->StartTls(d);
+      handshake_failed = f == TlsFailure::kHandshake;
+      return f;
+    }
+    const TlsInfo* tls() const override { return self->conn_->tls(); }
+    const std::string& last_error() const override { return self->conn_->last_error(); }
+  };
+  TlsClient tls_;  // before conn_: the connection points at it
+  std::optional<Connection> conn_;
+  Recorder recorder_{this};
+};
+
+class SystemConnectorImpl final : public Connector {
+ public:
+  SystemConnectorImpl(long connect_timeout, std::string bind4, std::string bind6, std::string inet_protocols)
+      : connect_timeout_(connect_timeout),
+        bind4_(std::move(bind4)),
+        bind6_(std::move(bind6)),
+        inet_protocols_(std::move(inet_protocols)) {}
+  Result<std::unique_ptr<Link>> Connect(const Endpoint& ep, const TlsPolicy& tls, Deadline deadline,
+                                        const ProxyConfig* via) override {
+    auto link = std::make_unique<SystemLink>(tls);
+    if (Status st = link->Prepare(); !st.ok()) return st.failure();
+    const std::string& bind = ep.sa.ss_family == AF_INET6 ? bind6_ : bind4_;
+    Deadline d = Deadline::AfterSeconds(connect_timeout_).Min(deadline);
+    auto fd = via ? ConnectViaProxy(*via, ep, d, inet_protocols_, bind4_) : ConnectTo(ep, d, bind);
+    if (!fd.ok()) return fd.failure();
+    link->Attach(std::move(fd).value());
+    return std::unique_ptr<Link>(std::move(link));
+  }
+
+ private:
+  long connect_timeout_;
+  std::string bind4_, bind6_;
+  std::string inet_protocols_;  // for reaching the proxy itself
+};
+
+}  // namespace
+
+std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols) {
+  return std::make_unique<SystemResolverImpl>(std::move(inet_protocols));
+}
+
+std::unique_ptr<Connector> SystemConnector(long connect_timeout, std::string bind_address, std::string bind_address6,
+                                           std::string inet_protocols) {
+  return std::make_unique<SystemConnectorImpl>(connect_timeout, std::move(bind_address), std::move(bind_address6),
+                                               std::move(inet_protocols));
+}
+
+std::optional<long> MessageAgeFromPostqueue(const std::string& json_lines, const std::string& queue_id, long now) {
+  std::size_t start = 0;
+  while (start < json_lines.size()) {
+    std::size_t end = json_lines.find('\n', start);
+    if (end == std::string::npos) end = json_lines.size();
+    std::string_view line(json_lines.data() + start, end - start);
+    start = end + 1;
+    if (line.find("\"queue_id\": \"" + queue_id + "\"") == std::string_view::npos &&
+        line.find("\"queue_id\":\"" + queue_id + "\"") == std::string_view::npos) {
+      continue;
+    }
+    auto at = line.find("\"arrival_time\"");
+    if (at == std::string_view::npos) return std::nullopt;
+    at = line.find(':', at);
+    if (at == std::string_view::npos) return std::nullopt;
+    ++at;
+    while (at < line.size() && line[at] == ' ') ++at;
+    long arrival = 0;
+    auto [p, ec] = std::from_chars(line.data() + at, line.data() + line.size(), arrival);
+    if (ec != std::errc() || p == line.data() + at) return std::nullopt;
+    return now - arrival;
+  }
+  return std::nullopt;
+}
+
+bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, const Envelope& env,
+                                MessageSource& message, Deadline deadline, bool dry_run, bool trace,
+                                AttemptOutcome& out) {
+  std::optional<Credentials> creds;
+  if (credentials_) {
+    auto found = credentials_(hop, server);
+    if (!found.ok()) {
+      out.failure = found.failure();
+      return true;  // a table error defers; never "send without AUTH"
+    }
+    creds = std::move(found).value();
+  }
+  // The policy is looked up per next hop, and resolved per server host:
+  // names, SNI and the session-cache key belong to the host connected to.
+  std::optional<std::string> entry;
+  if (policy_) {
+    auto e = policy_(hop);
+    if (!e.ok()) {
+      out.failure = e.failure();
+      log::Warning(e.failure().detail());
+      return false;  // smtp(8) skips the host with "client TLS configuration problem"
+    }
+    entry = std::move(e).value();
+  }
+  auto decision = ResolveTlsPolicy(s_.tls, {hop.verbatim, hop.host, server, hop.port}, creds.has_value(), entry);
+  if (!decision.ok()) {
+    out.failure = decision.failure();
+    log::Warning(decision.failure().detail());
+    return false;
+  }
+  const TlsPolicy& tls_policy = decision.value().policy;
+  TlsLevel level = tls_policy.level;
+  out.level = level;
+  out.level_why = decision.value().level_why;
+  if (log::DebugEnabled()) {
+    std::string names;
+    for (const auto& n : tls_policy.level == TlsLevel::kFingerprint ? tls_policy.fingerprints : tls_policy.match_names) {
+      names += (names.empty() ? "" : ", ") + n;
+    }
+    log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" +
+               out.level_why + "), server " + Printable(server, 200) + ": match " +
+               (names.empty() ? "(none)" : Printable(names, 300)) + ", SNI " +
+               (tls_policy.server_name.empty() ? "(none)" : tls_policy.server_name) + ", session cache peer " +
+               Printable(tls_policy.session_peer, 300));
+  }
+
+  // Egress proxy: the proxy resolves the server's name, so there is one
+  // endpoint, by name. A proxy setting that cannot be used defers; it never
+  // means "go direct instead".
+  std::optional<ProxyConfig> proxy;
+  if (proxy_) {
+    auto p = proxy_(hop, server);
+    if (!p.ok()) {
+      out.failure = p.failure();
+      return true;
+    }
+    proxy = std::move(p).value();
+  }
+  auto endpoints = proxy ? Result<std::vector<Endpoint>>(std::vector<Endpoint>{ProxiedEndpoint(server, hop.port)})
+                         : resolver_.Addresses(server, hop.port);
+  if (!endpoints.ok()) {
+    log::Info(endpoints.failure().text());
+    out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
+    return false;
+  }
+  out.port = hop.port;
+  // One connection and session with `policy`. kOver: delivered or a final
+  // verdict; kNext: try the next candidate.
+  enum class Step { kOver, kNext };
+  bool handshake_failed = false;
+  auto run_once = [&](const Endpoint& ep, const TlsPolicy& policy_for_link) -> Step {
+    handshake_failed = false;
+    auto link = connector_.Connect(ep, policy_for_link, deadline, proxy ? &*proxy : nullptr);
+    if (!link.ok()) {
+      const Failure& f = link.failure();
+      log::Info(f.text() + (f.detail().empty() ? "" : ": " + f.detail()));
+      out.failure = f;
+      out.relay = "none";
+      return Step::kNext;
+    }
+    Transport& conn = link.value()->transport();
+    SessionPolicy policy = s_.session;
+    policy.tls_level = policy_for_link.level;
+    policy.wrappermode = decision.value().implicit_tls;
+    if (creds) policy.sasl_username = creds->username;
+    policy.dry_run = dry_run;
+    policy.trace = trace;
+    if (creds) {
+      // A token refresh during delivery goes through the same proxy.
+      policy.sasl_factory = MakeSaslFactory(
+          *creds, ep.host, ep.port, s_.oauth_refresh_window,
+          MakeCurlPost(s_.tls.ca_file, s_.tls.ca_path, 30,
+                       proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr));
+    }
+    Session session(conn, ep.HostAddr(), ep.port, policy);
+    AttemptResult r = session.Run(env, message, deadline);
+    handshake_failed = link.value()->TlsHandshakeFailed();
+    r.relay = ep.Name();
+    r.port = hop.port;
+    r.level = out.level;
+    r.level_why = out.level_why;
+    if (conn.tls()) {
+      r.tls = *conn.tls();
+      // Only a session whose handshake this policy accepted is reused.
+      if (!TlsVerifies(policy_for_link.level) || conn.tls()->verified) link.value()->SaveTlsSession();
+    }
+    out = std::move(r);
+    if (out.delivered) return Step::kOver;
+    if (out.failure) {
+      log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
+    }
+    return out.try_next ? Step::kNext : Step::kOver;
+  };
+  for (const Endpoint& ep : endpoints.value()) {
+    if (deadline.Expired()) break;
+    if (run_once(ep, tls_policy) == Step::kOver) return true;
+    // At "may", after a failed handshake, smtp(8) tries the same server
+    // again without TLS, but only when no credentials are involved and the
+    // message has waited longer than minimal_backoff_time (so a passing
+    // glitch does not downgrade fresh mail).
+    if (handshake_failed && level == TlsLevel::kMay && !creds && !deadline.Expired()) {
+      std::optional<long> age = message_age_ ? message_age_() : std::nullopt;
+      if (age && *age > s_.minimal_backoff_time) {
+        log::Info("TLS handshake with " + ep.Name() + " failed at level may; the message has waited " +
+                  std::to_string(*age) + "s (more than minimal_backoff_time): trying again without TLS");
+        TlsPolicy plain = tls_policy;
+        plain.level = TlsLevel::kNone;
+        if (run_once(ep, plain) == Step::kOver) return true;
+      } else {
+        log::Info("TLS handshake with " + ep.Name() + " failed at level may; no plaintext retry: " +
+                  (age ? "the message has waited only " + std::to_string(*age) + "s (minimal_backoff_time " +
+                             std::to_string(s_.minimal_backoff_time) + "s)"
+                       : std::string("the message's age is unknown")));
+      }
+    }
+  }
+  return false;
+}
+
+AttemptOutcome DeliveryAttempt::Run(const Envelope& env, const std::string& nexthop, MessageSource& message,
+                                    Deadline deadline, bool dry_run, bool trace) {
+  AttemptOutcome out;
+  auto hops = ParseNextHops(nexthop);
+  if (!hops.ok()) {
+    out.failure = hops.failure();
+    return out;
+  }
+  out.port = hops.value().front().port;
+  for (const NextHop& hop : hops.value()) {
+    std::vector<std::string> servers = {hop.host};
+    if (!hop.bracketed) {
+      auto mx = resolver_.LookupMx(hop.host);
+      if (!mx.ok()) {
+        log::Info(mx.failure().text());
+        out.failure = mx.failure();
+        continue;
+      }
+      servers.clear();
+      for (const auto& m : mx.value()) servers.push_back(m.host);
+    }
+    for (const std::string& server : servers) {
+      if (deadline.Expired()) break;
+      if (TryServer(hop, server, env, message, deadline, dry_run, trace, out)) return out;
+    }
+  }
+  if (deadline.Expired() && !out.failure) {
+    out.failure = Failure("4.4.2", "delivery time limit exceeded (authrelay_time_limit)");
+  }
+  if (!out.failure) out.failure = Failure("4.3.0", "server unavailable or unable to receive mail");
+  return out;
+}
+
+}  // namespace authrelay
