@@ -11,6 +11,7 @@
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
 #include "delivery/context.h"
+#include "share/share.h"
 #include "delivery/report.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
@@ -270,7 +271,9 @@ int RunCheck(const Options& o, const Context& ctx) {
   else if (std::string relayhost = ctx.cf.Get("relayhost"); !relayhost.empty()) nexthops.push_back(relayhost);
   Checker checker(ctx);
   checker.Run(nexthops);
-  return checker.Print(o.json);
+  int rc = checker.Print(o.json);
+  if (!o.json) share::PrintHeld(std::cout, ctx.cf);
+  return rc;
 }
 
 }  // namespace authrelay

@@ -21,6 +21,8 @@
 #include "net/dns.h"
 #include "oauth/http_client.h"
 #include "sasl/oauth_client.h"
+#include "share/key.h"
+#include "share/share.h"
 
 namespace authrelay {
 
@@ -47,10 +49,18 @@ struct Outcome {
   AttemptResult attempt;
   TlsLevel level = TlsLevel::kMay;
   std::string level_why;
+  long conn_use = 0;  // > 1: a held session carried the message (smtp(8)'s conn_use=)
+};
+
+// sharing: connection sharing settings and the log the holder writes to;
+// null for --probe and when sharing is off.
+struct Sharing {
+  share::ShareSettings settings;
+  log::Options log;
 };
 
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
-                Deadline deadline, bool dry_run, bool trace) {
+                Deadline deadline, bool dry_run, bool trace, const Sharing* sharing = nullptr) {
   Outcome out;
   const Settings& s = ctx.settings;
   auto hops = ParseNextHops(nexthop);
@@ -115,7 +125,9 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     out.level = level;
     out.level_why = why;
     if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
-    TlsClient tls(tls_policy);
+    // Built on the first direct connection only: a delivery over a held
+    // session needs no OpenSSL context, CA or session cache.
+    std::unique_ptr<TlsClient> tls;
 
     auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
     if (!endpoints.ok()) {
@@ -126,6 +138,46 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     out.port = hop.port;
     for (const Endpoint& ep : endpoints.value()) {
       if (deadline.Expired()) break;
+      std::string share_name;
+      if (sharing && level != TlsLevel::kNone && !dry_run) {
+        auto name = share::KeyName(sharing->settings.directory,
+                                   share::SessionKeyMaterial(s, hop, ep, creds ? &*creds : nullptr, tls_policy,
+                                                             ImplicitTls(s, hop)));
+        if (name.ok()) {
+          share_name = name.value();
+        } else {
+          log::Warning(name.failure().text() + ": " + name.failure().detail());
+        }
+      }
+      if (!share_name.empty()) {
+        if (auto held = share::ConnectHeld(sharing->settings, share_name)) {
+          SessionPolicy policy = s.session;
+          policy.tls_level = level;
+          policy.credentials = creds ? &*creds : nullptr;
+          policy.trace = trace;
+          policy.keep_open = true;
+          policy.resume = held->status().caps;
+          log::Debug("connection sharing: using the session held by pid " + std::to_string(held->status().pid) +
+                     " to " + held->status().server + " (conn_use=" + std::to_string(held->status().use) + ")");
+          Session session(*held, ep.HostAddr(), ep.port, policy);
+          AttemptResult r = session.Run(env, message, deadline);
+          if (r.delivered) held->MarkClean(Deadline::AfterSeconds(5));
+          if (r.delivered || !r.try_next) {
+            out.relay = ep.Name();
+            out.tls = held->status().tls;
+            out.attempt = r;
+            out.conn_use = held->status().use;
+            out.delivered = r.delivered;
+            out.reply = r.final_reply;
+            out.failure = r.failure;
+            if (out.failure) log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
+            return true;
+          }
+          log::Info("shared session to " + ep.Name() + " unusable (" + (r.failure ? r.failure->text() : "") +
+                    "); connecting directly");
+        }
+      }
+      if (!tls) tls = std::make_unique<TlsClient>(tls_policy);
       const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
       auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
       if (!fd.ok()) {
@@ -134,13 +186,15 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
         out.relay = "none";
         continue;
       }
-      Connection conn(std::move(fd).value(), level == TlsLevel::kNone ? nullptr : &tls);
+      auto conn_owner = std::make_unique<Connection>(std::move(fd).value(), level == TlsLevel::kNone ? nullptr : tls.get());
+      Connection& conn = *conn_owner;
       SessionPolicy policy = s.session;
       policy.tls_level = level;
       policy.wrappermode = ImplicitTls(s, hop);
       policy.credentials = creds ? &*creds : nullptr;
       policy.dry_run = dry_run;
       policy.trace = trace;
+      policy.keep_open = !share_name.empty() && share::SlotFree(sharing->settings, share_name);
       if (policy.credentials) {
         policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
                                               MakeCurlPost(s.ca_file, s.ca_path, 30));
@@ -151,13 +205,22 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       if (conn.tls()) {
         out.tls = *conn.tls();
         // Only a session whose handshake this policy accepted is reused.
-        if (!TlsVerifies(level) || conn.tls()->verified) tls.SaveSession();
+        if (!TlsVerifies(level) || conn.tls()->verified) tls->SaveSession();
       }
       out.attempt = r;
       if (r.delivered) {
         out.delivered = true;
         out.failure.reset();
         out.reply = r.final_reply;
+        if (policy.keep_open) {
+          if (conn.tls()) {
+            out.conn_use = 1;
+            share::OfferSession(std::move(tls), std::move(conn_owner), sharing->settings, share_name, ep.Name(),
+                                r.capabilities, *out.tls, sharing->log);
+          } else {
+            (void)conn.Write("QUIT\r\n", Deadline::AfterSeconds(1));
+          }
+        }
         return true;
       }
       out.failure = r.failure;
@@ -249,7 +312,18 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
-  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace);
+  std::optional<Sharing> sharing;
+  if (auto share_settings = share::LoadShareSettings(ctx.value().cf); !share_settings.ok()) {
+    log::Warning(share_settings.failure().text() + " (connection sharing off)");
+  } else if (share_settings.value().enabled) {
+    sharing.emplace();
+    sharing->settings = share_settings.value();
+    sharing->log.file = !o.log_file.empty() ? o.log_file : s.log_file;
+    sharing->log.verbose = o.verbose;
+  }
+  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace,
+                        sharing ? &*sharing : nullptr);
+  if (out.conn_use > 1) out.relay += ", conn_use=" + std::to_string(out.conn_use);
   if (out.delivered) {
     report_all(out.relay, "2.0.0", "sent", out.reply);
     return SuccessReport(out.reply);
