@@ -47,6 +47,9 @@ bash "$HERE/../protocol/make-certs.sh" "$T/certs" >/dev/null
 cp "$T/certs/ca.pem" "$T/certs/ca-copy.pem"
 chmod 644 "$T"/certs/*.pem
 PASSWORD="share-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-secret"
+if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
+  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/secrets" && echo "$PASSWORD" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/share"
+fi
 
 # One server per case group: start_server NAME [server options].
 start_server() {
@@ -137,7 +140,7 @@ check "holder $HP is alive" '[ -n "$HP" ] && kill -0 "$HP"'
 check "holder is not dumpable (its /proc files belong to root)" '[ "$(stat -c %U /proc/$HP/status)" = root ]'
 check "holder has no core limit" 'grep -Eq "^Max core file size +0 +0" /proc/$HP/limits'
 check "holder runs as the pipe user" '[ "$(awk "/^Uid:/ {print \$2}" /proc/$HP/status)" = "$(id -u nobody)" ]'
-FDS=$(ls -l /proc/$HP/fd | awk 'NR > 1 {print $NF}' | sort | tr '\n' ' ')
+FDS=$(ls -l /proc/$HP/fd 2>/dev/null | awk 'NR > 1 {print $NF}' | sort | tr '\n' ' ' || true)
 check "holder keeps only /dev/null x3, the server socket, its listening socket, its log ($FDS)" \
   '[ "$(ls /proc/$HP/fd | wc -l)" -le 6 ] && [ "$(ls -l /proc/$HP/fd | grep -c /dev/null)" = 3 ] && ! ls -l /proc/$HP/fd | grep -q pipe:'
 check "holder is in its own session, not the test's" '[ "$(ps -o sess= -p $HP)" != "$(ps -o sess= -p $$)" ]'
@@ -231,5 +234,9 @@ for stage in rset mail rcpt data dot; do
   esac
 done
 
+if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
+  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/share" && cp "$A/log" "$AUTHRELAY_TEST_ARTIFACTS/share/nobody.log" &&
+    cp "$D/log" "$AUTHRELAY_TEST_ARTIFACTS/share/daemon.log"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
