@@ -342,7 +342,9 @@ UniqueFd Dial(const std::string& path, const char* request, std::string* answer)
   }
   sockaddr_un sa;
   if (!FillUnixAddress(path, sa)) return UniqueFd();
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: a holder whose backlog is full answers EAGAIN at once
+  // instead of making us wait.
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return UniqueFd();
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     if (errno == ECONNREFUSED) {
@@ -358,7 +360,9 @@ UniqueFd Dial(const std::string& path, const char* request, std::string* answer)
     log::Warning("connection sharing: ignoring " + path + ": its holder is not uid " + std::to_string(geteuid()));
     return UniqueFd();
   }
-  Deadline d = Deadline::AfterSeconds(5);
+  // A holder answers within a poll cycle; one that does not is stuck in a
+  // slow write to its server and counts as busy.
+  Deadline d = Deadline::After(std::chrono::milliseconds(2000));
   if (WriteAll(fd.get(), request, d) != IoStatus::kOk) return UniqueFd();
   if (!ReadHelloLine(fd.get(), *answer, d)) return UniqueFd();
   return fd;
@@ -607,6 +611,7 @@ bool Holder::Relay(int client) {
   std::string in;        // framed bytes from the client, not yet parsed
   std::string from_server;
   bool clean = false;
+  bool relayed = false;  // anything sent to the server for this client
   // The client has its own per-command deadlines; this bounds a client that
   // stops reading and writing without closing.
   const int kStallMs = 1800 * 1000;
@@ -628,7 +633,9 @@ bool Holder::Relay(int client) {
       char tmp[65536];
       ssize_t n = recv(client, tmp, sizeof tmp, MSG_DONTWAIT);
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) return clean && in.empty();
+      // A client that leaves before sending anything (it gave up waiting
+      // for our answer) changed nothing: the session is still clean.
+      if (n <= 0) return (clean || !relayed) && in.empty();
       if (clean) return false;  // nothing may follow the clean frame
       in.append(tmp, static_cast<std::size_t>(n));
       std::size_t pos = 0;
@@ -645,6 +652,7 @@ bool Holder::Relay(int client) {
         }
         if (len > (1u << 20)) return false;
         if (in.size() - pos - 4 < len) break;
+        relayed = true;
         if (p_.conn->Write(std::string_view(in).substr(pos + 4, len), Deadline::AfterSeconds(600)) != IoStatus::kOk) {
           return false;
         }

@@ -134,6 +134,23 @@ check "5 deliveries over 1 connection (connections $(count connect), messages $(
 check "the log says conn_use=2..5" 'for u in 2 3 4 5; do grep -q "conn_use=$u, " "$A/log" || exit 1; done'
 check "a reusing delivery returns at once too (${SECS}s)" 'awk -v s="$SECS" "BEGIN { exit !(s < 3) }"'
 
+# What a reusing delivery must not pay: OpenSSL's configuration and
+# context, the CA file, Cyrus SASL's plugins (all of them are opened by a
+# direct delivery, which is checked too, so the check can see them).
+trace_delivery() {  # OUTFILE [authrelay options...]
+  local out=$1; shift
+  N=$((N + 1))
+  printf 'Subject: traced\n\ntraced\n' |
+    ns strace -f -qq -e trace=openat,connect -o "$out" setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+      env -i PATH=/usr/bin:/bin MAIL_CONFIG="$A" "$BIN" --nexthop="[mx.test]:$PORT" --sender=s@example.org \
+      "$@" -- "r$N@example.com" >/dev/null
+}
+trace_delivery "$T/strace.reused"
+check "a reusing delivery opens no openssl.cnf, CA file or SASL plugin, and makes no TCP connection" \
+  '! grep -Eq "openssl.cnf|ca.pem|sasl2/|AF_INET" "$T/strace.reused" && grep -q "AF_UNIX.*share" "$T/strace.reused"'
+trace_delivery "$T/strace.direct" -o authrelay_connection_reuse=no
+check "(control) a direct delivery does open them" \
+  'grep -q openssl.cnf "$T/strace.direct" && grep -q ca.pem "$T/strace.direct" && grep -q "AF_INET" "$T/strace.direct"'
 # ---- the holder's hygiene -----------------------------------------------
 HP=$(holder_pid "$A")
 check "holder $HP is alive" '[ -n "$HP" ] && kill -0 "$HP"'
@@ -172,7 +189,7 @@ check "other pipe user: new connection (rc=$RC)" '[ "$RC" = 0 ] && [ "$(count co
 deliver daemon "$D" -o authrelay_connection_reuse_directory="$A/share"
 check "another user's directory is not used (rc=$RC)" \
   '[ "$RC" = 0 ] && [ "$(count connect)" = $((conns + 6)) ] && grep -q "connection sharing directory unusable" "$D/log"'
-check "messages so far all arrived once ($(count message))" '[ "$(count message)" = 11 ]'
+check "messages so far all arrived once ($(count message))" '[ "$(count message)" = 13 ]'
 
 # ---- the server closes an idle session ----------------------------------
 for p in $(ip netns pids "$NS"); do [ "$p" = "$SERVER_PID" ] || kill -9 "$p" 2>/dev/null || true; done
