@@ -195,6 +195,11 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       policy.dry_run = dry_run;
       policy.trace = trace;
       policy.keep_open = !share_name.empty() && share::SlotFree(sharing->settings, share_name);
+      if (!share_name.empty()) {
+        log::Debug(std::string("connection sharing: ") +
+                   (policy.keep_open ? "the session will be offered to a holder" : "every holder slot is taken") +
+                   " (key " + share_name + ")");
+      }
       if (policy.credentials) {
         policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
                                               MakeCurlPost(s.ca_file, s.ca_path, 30));
