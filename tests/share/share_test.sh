@@ -251,6 +251,14 @@ for stage in rset mail rcpt data dot; do
   esac
 done
 
+# The last holder above was SIGKILLed: its socket is stale. The next
+# delivery removes it and connects directly.
+check "a killed holder leaves a stale socket" 'ls "$A/share" | grep -qv "^key$"'
+conns=$(count connect)
+deliver nobody "$A" -v
+check "a stale socket is removed and costs only a direct connection (rc=$RC)" \
+  '[ "$RC" = 0 ] && [ "$(count connect)" = $((conns + 1)) ] && grep -q "removed stale socket" "$A/log"'
+
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/share" && cp "$A/log" "$AUTHRELAY_TEST_ARTIFACTS/share/nobody.log" &&
     cp "$D/log" "$AUTHRELAY_TEST_ARTIFACTS/share/daemon.log"
