@@ -259,6 +259,34 @@ deliver nobody "$A" -v
 check "a stale socket is removed and costs only a direct connection (rc=$RC)" \
   '[ "$RC" = 0 ] && [ "$(count connect)" = $((conns + 1)) ] && grep -q "removed stale socket" "$A/log"'
 
+# A socket in our directory whose listener is another user (root planted
+# it and gave the file to nobody): the client checks the peer, sends it
+# nothing, and delivers directly.
+name=$(ls "$A/share" | grep -v '^key$' | head -1)
+HP=$(holder_pid "$A")
+kill -9 "$HP" 2>/dev/null || true
+rm -f "$A/share/$name"
+python3 - "$A/share/$name" "$T/fake.bytes" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); os.chown(sys.argv[1], int(os.popen("id -u nobody").read()), -1); s.listen(4)
+open(sys.argv[2], "w").close()
+c, _ = s.accept()
+c.settimeout(3)
+try:
+    data = c.recv(100)
+except OSError:
+    data = b""
+open(sys.argv[2], "wb").write(data)
+PY
+fake=$!
+for _ in $(seq 50); do [ -e "$T/fake.bytes" ] && break; sleep 0.05; done
+conns=$(count connect)
+deliver nobody "$A"
+wait "$fake" 2>/dev/null || true
+check "a holder socket of another user is ignored: nothing sent to it, delivered directly (rc=$RC)" \
+  '[ "$RC" = 0 ] && [ "$(count connect)" = $((conns + 1)) ] && [ ! -s "$T/fake.bytes" ] && grep -q "its holder is not uid" "$A/log"'
+
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/share" && cp "$A/log" "$AUTHRELAY_TEST_ARTIFACTS/share/nobody.log" &&
     cp "$D/log" "$AUTHRELAY_TEST_ARTIFACTS/share/daemon.log"
