@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "core/process.h"
 #include "delivery/delivery.h"
+#include "share/share.h"
 
 int main(int argc, char** argv) {
   authrelay::HardenProcess();
@@ -37,5 +38,8 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);
+  // pipe(8) ends the delivery at EOF on our stdout and our exit: the status
+  // is out, so a held session's holder may detach now.
+  authrelay::share::DetachHolder();
   return report.exit_code;
 }

@@ -34,6 +34,15 @@ const std::map<std::string, std::string, std::less<>>& BuiltinDefaults() {
       // likely to die.
       {"authrelay_oauth_refresh_window", "300s"},
       {"authrelay_oauth_expiry_warning", "14d"},
+      // Connection sharing (src/share): off unless asked for, like
+      // smtp_tls_connection_reuse; limits as smtp(8)'s.
+      {"authrelay_connection_reuse", "no"},
+      {"authrelay_connection_reuse_directory", "/var/lib/authrelay/share"},
+      {"authrelay_destination_concurrency_limit", "$default_destination_concurrency_limit"},
+      {"default_destination_concurrency_limit", "20"},
+      {"smtp_connection_reuse_time_limit", "300s"},
+      {"smtp_connection_reuse_count_limit", "0"},
+      {"smtp_connection_cache_time_limit", "2s"},
       {"soft_bounce", "no"},
       {"relayhost", ""},
       {"recipient_delimiter", ""},

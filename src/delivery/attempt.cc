@@ -6,6 +6,7 @@
 #include "log/log.h"
 #include "oauth/http_client.h"
 #include "delivery/sasl_factory.h"
+#include "share/key.h"
 
 namespace authrelay {
 namespace {
@@ -24,22 +25,28 @@ class SystemResolverImpl final : public Resolver {
 
 class SystemLink final : public Link {
  public:
-  explicit SystemLink(const TlsPolicy& policy) : tls_(policy) {}
+  explicit SystemLink(const TlsPolicy& policy) : tls_(std::make_unique<TlsClient>(policy)) {}
   // The TLS context is built before connecting, so a CA or key setting
   // that cannot work is reported as a configuration problem, not as a
   // failed handshake with a server that did nothing wrong.
   Status Prepare() {
-    if (tls_.policy().level < TlsLevel::kVerify && tls_.policy().cert_file.empty()) return {};
-    auto ctx = tls_.Context();
+    if (tls_->policy().level < TlsLevel::kVerify && tls_->policy().cert_file.empty()) return {};
+    auto ctx = tls_->Context();
     if (!ctx.ok()) return ctx.failure();
     return {};
   }
   void Attach(UniqueFd fd) {
-    conn_.emplace(std::move(fd), tls_.policy().level == TlsLevel::kNone ? nullptr : &tls_);
+    conn_ = std::make_unique<Connection>(std::move(fd), tls_->policy().level == TlsLevel::kNone ? nullptr : tls_.get());
   }
   Transport& transport() override { return recorder_; }
-  void SaveTlsSession() override { tls_.SaveSession(); }
+  void SaveTlsSession() override { tls_->SaveSession(); }
   bool TlsHandshakeFailed() const override { return recorder_.handshake_failed; }
+  bool Hold(const share::ShareSettings& cfg, const std::string& name, const std::string& server,
+            const Capabilities& caps, const TlsInfo& info, const log::Options& log_options) override {
+    if (!conn_ || !conn_->tls()) return false;
+    share::OfferSession(std::move(tls_), std::move(conn_), cfg, name, server, caps, info, log_options);
+    return true;
+  }
 
  private:
   // Forwards to the connection and remembers whether a handshake failed.
@@ -58,8 +65,8 @@ class SystemLink final : public Link {
     const TlsInfo* tls() const override { return self->conn_->tls(); }
     const std::string& last_error() const override { return self->conn_->last_error(); }
   };
-  TlsClient tls_;  // before conn_: the connection points at it
-  std::optional<Connection> conn_;
+  std::unique_ptr<TlsClient> tls_;  // before conn_: the connection points at it
+  std::unique_ptr<Connection> conn_;
   Recorder recorder_{this};
 };
 
@@ -197,6 +204,50 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
   bool handshake_failed = false;
   auto run_once = [&](const Endpoint& ep, const TlsPolicy& policy_for_link) -> Step {
     handshake_failed = false;
+    // Connection sharing: a holder may keep an authenticated session with
+    // exactly this key (server, credentials, TLS policy, SASL settings,
+    // HELO, user); running over it needs no OpenSSL, CA or SASL set-up.
+    std::string share_name;
+    if (sharing_ && policy_for_link.level != TlsLevel::kNone && !dry_run) {
+      auto name = share::KeyName(sharing_->settings.directory,
+                                 share::SessionKeyMaterial(s_, hop, ep, creds ? &*creds : nullptr, policy_for_link,
+                                                           decision.value().implicit_tls));
+      if (name.ok()) {
+        share_name = name.value();
+      } else {
+        log::Warning(name.failure().text() + ": " + name.failure().detail());
+      }
+    }
+    if (!share_name.empty()) {
+      if (auto held = share::ConnectHeld(sharing_->settings, share_name)) {
+        SessionPolicy policy = s_.session;
+        policy.tls_level = policy_for_link.level;
+        if (creds) policy.sasl_username = creds->username;
+        policy.trace = trace;
+        policy.keep_open = true;
+        policy.resume = held->status().caps;
+        log::Debug("connection sharing: using the session held by pid " + std::to_string(held->status().pid) +
+                   " to " + held->status().server + " (conn_use=" + std::to_string(held->status().use) + ")");
+        Session session(*held, ep.HostAddr(), ep.port, policy);
+        AttemptResult r = session.Run(env, message, deadline);
+        if (r.delivered) held->MarkClean(Deadline::AfterSeconds(5));
+        if (r.delivered || !r.try_next) {
+          r.relay = ep.Name();
+          r.port = hop.port;
+          r.level = out.level;
+          r.level_why = out.level_why;
+          r.tls = held->status().tls;
+          r.conn_use = held->status().use;
+          out = std::move(r);
+          if (out.failure) {
+            log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
+          }
+          return Step::kOver;
+        }
+        log::Info("shared session to " + ep.Name() + " unusable (" + (r.failure ? r.failure->text() : "") +
+                  "); connecting directly");
+      }
+    }
     auto link = connector_.Connect(ep, policy_for_link, deadline, proxy ? &*proxy : nullptr);
     if (!link.ok()) {
       const Failure& f = link.failure();
@@ -212,6 +263,12 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     if (creds) policy.sasl_username = creds->username;
     policy.dry_run = dry_run;
     policy.trace = trace;
+    policy.keep_open = !share_name.empty() && share::SlotFree(sharing_->settings, share_name);
+    if (!share_name.empty()) {
+      log::Debug(std::string("connection sharing: ") +
+                 (policy.keep_open ? "the session will be offered to a holder" : "every holder slot is taken") +
+                 " (key " + share_name + ")");
+    }
     if (creds) {
       // A token refresh during delivery goes through the same proxy.
       policy.sasl_factory = MakeSaslFactory(
@@ -232,7 +289,18 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
       if (!TlsVerifies(policy_for_link.level) || conn.tls()->verified) link.value()->SaveTlsSession();
     }
     out = std::move(r);
-    if (out.delivered) return Step::kOver;
+    if (out.delivered) {
+      if (policy.keep_open) {
+        // The session was left open (no QUIT) for a holder.
+        if (out.tls && link.value()->Hold(sharing_->settings, share_name, out.relay, out.capabilities, *out.tls,
+                                          sharing_->log)) {
+          out.conn_use = 1;
+        } else {
+          (void)conn.Write("QUIT\r\n", Deadline::AfterSeconds(1));
+        }
+      }
+      return Step::kOver;
+    }
     if (out.failure) {
       log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
     }

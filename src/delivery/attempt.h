@@ -17,6 +17,7 @@
 #include "net/connection.h"
 #include "net/dns.h"
 #include "net/proxy.h"
+#include "share/share.h"
 #include "core/transport.h"
 #include "smtp/nexthop.h"
 #include "smtp/session.h"
@@ -42,6 +43,19 @@ class Link {
   virtual void SaveTlsSession() = 0;
   // Whether the TLS handshake itself failed (not a certificate check).
   virtual bool TlsHandshakeFailed() const = 0;
+  // Connection sharing: gives the delivered, authenticated session to a
+  // holder (share::OfferSession). False when this link cannot be held; the
+  // link is not used again either way.
+  virtual bool Hold(const share::ShareSettings&, const std::string& /*name*/, const std::string& /*server*/,
+                    const Capabilities&, const TlsInfo&, const log::Options&) {
+    return false;
+  }
+};
+
+// Connection sharing for deliveries (null: off, and for --probe).
+struct SharingConfig {
+  share::ShareSettings settings;
+  log::Options log;  // where the holder logs
 };
 
 class Connector {
@@ -94,6 +108,7 @@ class DeliveryAttempt {
   // Asked only when a plaintext retry at "may" depends on it.
   void SetMessageAge(std::function<std::optional<long>()> age) { message_age_ = std::move(age); }
   void SetProxyLookup(ProxyLookup proxy) { proxy_ = std::move(proxy); }
+  void SetSharing(const SharingConfig* sharing) { sharing_ = sharing; }
 
   // Tries the next hops in order; for a bare domain its MX hosts by
   // preference; for each host its addresses. Moves on after a failure the
@@ -114,6 +129,7 @@ class DeliveryAttempt {
   PolicyLookup policy_;
   std::function<std::optional<long>()> message_age_;
   ProxyLookup proxy_;
+  const SharingConfig* sharing_ = nullptr;
 };
 
 }  // namespace authrelay

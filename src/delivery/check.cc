@@ -17,6 +17,7 @@
 #include "delivery/context.h"
 #include "delivery/profile_ops.h"
 #include "net/proxy.h"
+#include "share/share.h"
 #include "delivery/report.h"
 #include "oauth/jwt.h"
 #include "net/dns.h"
@@ -365,7 +366,9 @@ int RunCheck(const Options& o, const Context& ctx) {
   else if (std::string relayhost = ctx.cf.Get("relayhost"); !relayhost.empty()) nexthops.push_back(relayhost);
   Checker checker(ctx);
   checker.Run(nexthops);
-  return checker.Print(o.json);
+  int rc = checker.Print(o.json);
+  if (!o.json) share::PrintHeld(std::cout, ctx.cf);
+  return rc;
 }
 
 }  // namespace authrelay

@@ -32,6 +32,7 @@
 #include "net/proxy.h"
 #include "oauth/http_client.h"
 #include "delivery/sasl_factory.h"
+#include "share/share.h"
 
 namespace authrelay {
 
@@ -93,7 +94,8 @@ std::optional<long> QueuedMessageAge(const std::string& config_dir, const std::s
 // The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
 // opened here, DNS and TCP through the system.
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
-                Deadline deadline, bool dry_run, bool trace, const std::string& queue_id = "") {
+                Deadline deadline, bool dry_run, bool trace, const std::string& queue_id = "",
+                const SharingConfig* sharing = nullptr) {
   const Settings& s = ctx.settings;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
@@ -144,6 +146,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
   attempt.SetProxyLookup([&](const NextHop& hop, const std::string& server) {
     return FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
   });
+  attempt.SetSharing(sharing);
   return attempt.Run(env, nexthop, message, deadline, dry_run, trace);
 }
 
@@ -215,7 +218,18 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
-  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, o.queue_id);
+  std::optional<SharingConfig> sharing;
+  if (auto share_settings = share::LoadShareSettings(ctx.value().cf); !share_settings.ok()) {
+    log::Warning(share_settings.failure().text() + " (connection sharing off)");
+  } else if (share_settings.value().enabled) {
+    sharing.emplace();
+    sharing->settings = share_settings.value();
+    sharing->log.file = !o.log_file.empty() ? o.log_file : s.log_file;
+    sharing->log.verbose = o.verbose;
+  }
+  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, o.queue_id,
+                        sharing ? &*sharing : nullptr);
+  if (out.conn_use > 1) out.relay += ", conn_use=" + std::to_string(out.conn_use);
   Report rep = ReportFor(out, s.soft_bounce);
   if (out.delivered) {
     report_all(out.relay, "2.0.0", "sent", out.final_reply);

@@ -237,6 +237,19 @@ IoStatus Connection::Write(std::string_view data, Deadline deadline) {
   return IoStatus::kOk;
 }
 
+IoStatus Connection::ReadAvailable(std::string& out, Deadline deadline) {
+  if (pos_ >= buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+    IoStatus s = Fill(deadline);
+    if (s != IoStatus::kOk) return s;
+  }
+  out.append(buf_, pos_, std::string::npos);
+  buf_.clear();
+  pos_ = 0;
+  return IoStatus::kOk;
+}
+
 bool Connection::HasBufferedInput() {
   if (pos_ < buf_.size()) return true;
   if (ssl_ && SSL_pending(ssl_.get()) > 0) return true;

@@ -52,6 +52,10 @@ class Connection final : public Transport {
   TlsFailure StartTls(Deadline deadline) override;
   const TlsInfo* tls() const override { return tls_info_ ? tls_info_.get() : nullptr; }
   const std::string& last_error() const override { return error_; }
+  // For a holder of a shared session (src/share): the socket to poll, and
+  // whatever the server has sent (at least one byte, waiting until deadline).
+  int fd() const { return fd_.get(); }
+  IoStatus ReadAvailable(std::string& out, Deadline deadline);
 
  private:
   // Fills buf_ with at least one more byte. kOk, kEof, kTimeout, kError.

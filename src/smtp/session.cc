@@ -287,7 +287,7 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");
 }
 
-std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overall) {
+std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overall, std::string_view after_dot) {
   DataEncoder encoder(policy_.line_length_limit);
   // Not zero-filled: a 3 KB message then touches one page of it, not 16.
   constexpr std::size_t kChunk = 64 * 1024;
@@ -309,6 +309,7 @@ std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overal
   }
   out.clear();
   encoder.Finish(out);
+  out += after_dot;
   IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
   if (s != IoStatus::kOk) return IoFailure(s, kDot);
   return std::nullopt;
@@ -338,6 +339,18 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     if (auto f = TlsHandshake(overall)) return fail_early(*f);
   }
   Reply r;
+  if (policy_.resume) {
+    // A held session: its first delivery did the greeting, TLS and AUTH.
+    // RSET first, as smtp(8) does on a reused connection; a session that
+    // fails here carried nothing of this message, so another may be tried.
+    caps_ = *policy_.resume;
+    result.capabilities = caps_;
+    Deadline d = Stage(policy_.mail_timeout, overall);
+    if (auto f = Send("RSET", "sending RSET", d)) return fail_early(*f);
+    if (auto f = Receive(r, "sending RSET", d)) return fail_early(*f);
+    if (r.cls() != 2) return fail_early(Said(r, "RSET command"));
+    goto transaction;
+  }
   if (auto f = Receive(r, kGreeting, Stage(policy_.helo_timeout, overall))) return fail_early(*f);
   if (r.cls() != 2) {
     std::string dsn = r.dsn;
@@ -384,6 +397,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     }
   }
 
+transaction:
   if (env.size && caps_.size_limit && *env.size > *caps_.size_limit) {
     Quit(overall);
     return fail(Failure("5.3.4", "message size " + std::to_string(*env.size) + " exceeds size limit " +
@@ -497,18 +511,21 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     }
     return fail(Said(r, "DATA command"));
   }
-  if (auto f = SendBody(message, overall)) return fail(*f);
+  // As smtp(8) with PIPELINING: QUIT goes out with the final dot and its
+  // 221 is not waited for, unless the session is to be kept open.
+  const bool quit_with_dot = caps_.pipelining && !policy_.keep_open;
+  if (auto f = SendBody(message, overall, quit_with_dot ? "QUIT\r\n" : "")) return fail(*f);
   if (auto f = Receive(r, kDot, Stage(policy_.data_done_timeout, overall))) {
     log::Warning("the message may be delivered more than once: " + f->text());
     return fail(*f);
   }
   if (r.cls() != 2) {
-    Quit(overall);
+    if (!quit_with_dot) Quit(overall);
     return fail(Said(r, "end of DATA command"));
   }
   result.delivered = true;
   result.final_reply = r.Text();
-  Quit(overall);
+  if (!quit_with_dot && !policy_.keep_open) Quit(overall);
   return result;
 }
 

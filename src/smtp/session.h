@@ -44,6 +44,12 @@ struct SessionPolicy {
   bool allow_plaintext_auth = false;         // authrelay_allow_plaintext_auth
 
   bool dry_run = false;  // stop before DATA: RSET, QUIT
+  // Connection sharing (src/share): keep_open leaves the session open after
+  // a delivered message (no QUIT); resume runs over a session that a
+  // holder keeps, TLS and AUTH done, with these capabilities: RSET, then
+  // the transaction.
+  bool keep_open = false;
+  std::optional<Capabilities> resume;
   bool trace = false;    // log a redacted transcript
   // Makes the SASL client for the security flags in force. renew: the
   // server refused the previous client's credentials and that client said
@@ -84,6 +90,7 @@ struct AttemptResult {
   std::optional<TlsInfo> tls;     // the TLS result, if a handshake completed
   TlsLevel level = TlsLevel::kMay;
   std::string level_why;          // which setting decided the level
+  long conn_use = 0;              // > 1: a held session carried it (smtp(8)'s conn_use=)
 };
 
 class Session {
@@ -105,7 +112,7 @@ class Session {
   // nullopt and the server's final non-2xx reply in refusal when it said
   // no; a Failure when the exchange itself broke.
   std::optional<Failure> AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal);
-  std::optional<Failure> SendBody(MessageSource& message, Deadline overall);
+  std::optional<Failure> SendBody(MessageSource& message, Deadline overall, std::string_view after_dot);
   void Quit(Deadline overall);
   Deadline Stage(long seconds, Deadline overall) const;
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes docs/bench/share.md from scripts/bench_share's results directory.
+
+    bench_share_report.py RESULTS_DIR OUT_MD N
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+res, out_path, n = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def load(name):
+    with open(os.path.join(res, name)) as f:
+        return json.load(f)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -1")
+machine = (f"{sh('nproc')} cores ({cpu}), {platform.system()} {platform.release()}, "
+           f"{sh('openssl version')}, Postfix {sh('postconf -d -h mail_version')}, "
+           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; other builds were running on the machine")
+a_new, a_re = load("a_new.json"), load("a_reused.json")
+b_new, b_re = load("b_new.json"), load("b_reused.json")
+c = load("c_cpu.json")
+d = {k: load(f"d_{k}.json") for k in ("smtp", "smtp_reuse", "authrelay_share", "authrelay_noshare")}
+e = {k: load(f"e_{k}.json") for k in ("smtp", "smtp_reuse", "authrelay_share", "authrelay_noshare")}
+L = []
+w = L.append
+w("# Connection sharing: benchmark\n")
+w(f"Machine: {machine}.\n")
+w("Regenerate with `scripts/bench share` (as root). Proxy: `tests/share/delay_proxy.py`, 25 ms each way; "
+  "round trips are the client's waits for the server as the proxy sees them, plus one per TCP connection.\n")
+w("## Per message through the delay proxy (one authrelay process each)\n")
+w("| session | round trips | wall ms |")
+w("|---|---|---|")
+w(f"| new (TLS session resumed, AUTH, QUIT pipelined) | {a_new['round_trips']:.1f} | {a_new['wall_ms']:.0f} |")
+w(f"| reused (held session: RSET, MAIL..DATA, body) | {a_re['round_trips']:.1f} | {a_re['wall_ms']:.0f} |")
+w(f"| ratio reused/new | {a_re['round_trips'] / a_new['round_trips']:.2f} | {a_re['wall_ms'] / a_new['wall_ms']:.2f} |\n")
+w("## Concurrency 3 through the delay proxy (three workers, 30 messages)\n")
+w("| session | msgs/s |")
+w("|---|---|")
+w(f"| new | {b_new['msgs_per_s']:.1f} |")
+w(f"| reused | {b_re['msgs_per_s']:.1f} |\n")
+w("## Per message on loopback, one process each (5 rounds x 10)\n")
+w("| client | CPU ms | wall ms | peak RSS KiB |")
+w("|---|---|---|---|")
+for k in ("reused", "new", "msmtp"):
+    r = c[k]
+    w(f"| {k if k != 'msmtp' else 'msmtp'} | {r['cpu_ms']:.2f} | {r['wall_ms']:.2f} | {r['rss_kib']} |")
+w(f"| reused / msmtp | {c['reused']['cpu_ms'] / c['msmtp']['cpu_ms']:.2f} | "
+  f"{c['reused']['wall_ms'] / c['msmtp']['wall_ms']:.2f} | |\n")
+w(f"## Through Postfix, {n} messages released at once (loopback)\n")
+w("| transport | msgs/s | connections opened | vs smtp(8) default | vs smtp(8) reuse |")
+w("|---|---|---|---|---|")
+names = {"smtp": "relayhost + smtp(8), default", "smtp_reuse": "smtp(8), smtp_tls_connection_reuse = yes",
+         "authrelay_share": "pipe(8) + authrelay, sharing on", "authrelay_noshare": "pipe(8) + authrelay, sharing off"}
+for tbl in (d,):
+    for k, v in tbl.items():
+        w(f"| {names[k]} | {v['msgs_per_s']:.1f} | {v['connections']} | {v['msgs_per_s'] / tbl['smtp']['msgs_per_s']:.2f} | "
+          f"{v['msgs_per_s'] / tbl['smtp_reuse']['msgs_per_s']:.2f} |")
+w("\n## Through Postfix and the delay proxy, concurrency 3, 30 messages\n")
+w("| transport | msgs/s | connections opened | round trips per message | vs smtp(8) default | vs smtp(8) reuse |")
+w("|---|---|---|---|---|---|")
+for k, v in e.items():
+    w(f"| {names[k]} | {v['msgs_per_s']:.1f} | {v['connections']} | {v.get('round_trips', 0):.1f} | "
+      f"{v['msgs_per_s'] / e['smtp']['msgs_per_s']:.2f} | {v['msgs_per_s'] / e['smtp_reuse']['msgs_per_s']:.2f} |")
+w("")
+with open(out_path, "w") as f:
+    f.write("\n".join(L) + "\n")
