@@ -102,7 +102,8 @@ def _secure_default(case, oracle):
 @deliberate("sni-default")
 def _sni_default(case, oracle):
     # smtp_tls_servername empty (its default): authrelay sends the server host name as SNI.
-    if not case["params"].get("smtp_tls_servername") and "servername=" not in (case["policy"] or ""):
+    # (A policy entry's servername= still wins over it, on both sides.)
+    if not case["params"].get("smtp_tls_servername"):
         oracle["smtp_tls_servername"] = "hostname"
         return True
     return False
@@ -564,6 +565,17 @@ authrelay_time_limit = 60s
             list(ex.map(one, cases))
         time.sleep(0.5)
 
+    def wait_quiet(self, timeout=20):
+        # Every connection recorded: a client may hang up long after its verdict.
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if open(f"{self.d}/records.jsonl.open").read().strip() == "0":
+                    return
+            except FileNotFoundError:
+                return
+            time.sleep(0.2)
+
     def teardown(self):
         if self.postfix:
             subprocess.run(self.nsx("postfix", "-c", self.pf, "stop"), capture_output=True, timeout=60)
@@ -653,6 +665,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--report", help="write every mismatch here (stdout shows the first 40)")
     args = ap.parse_args()
     args.binary = os.path.abspath(args.binary)
     if os.geteuid() != 0:
@@ -682,7 +695,9 @@ def main():
         world.start_server(cases)
         world.make_postfix(cases)
         world.run_oracle(cases)
+        world.wait_quiet()
         world.run_authrelay(cases, args.jobs)
+        world.wait_quiet()
         records = [json.loads(l) for l in open(f"{world.d}/records.jsonl")]
         mismatches = [c for c in cases if not compare(c, records)]
         applied = sorted({n for c in cases for n in c["applied"]})
@@ -696,8 +711,9 @@ def main():
                           f"  expected:  {describe(c['expected'])}\n"
                           f"  authrelay: {describe(c['ar'])}  ({c['ar_status'][1][:250]})\n"
                           f"  reproduce: {repro(c, args)}\n")
-        with open(f"{world.d}/report.txt", "w") as f:
-            f.write("".join(report))
+        for path in [f"{world.d}/report.txt"] + ([args.report] if args.report else []):
+            with open(path, "w") as f:
+                f.write("".join(report))
         if report:
             sys.stdout.write("".join(report[:40] if not args.verbose else report))
         if args.verbose:

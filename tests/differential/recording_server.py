@@ -32,6 +32,7 @@ with open(SPEC) as f:
     spec = json.load(f)
 CERTDIR = spec["certdir"]
 write_lock = threading.Lock()
+open_count = 0  # connections not yet recorded; the harness waits for 0 before comparing
 records = open(RECORDS, "a", buffering=1)
 
 VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
@@ -85,7 +86,7 @@ class Conn:
         self.rec["cert"] = self.p["cert"]
         s = ctx.wrap_socket(self.raw, server_side=True, do_handshake_on_connect=False)
         self.sock = s
-        s.settimeout(30)
+        s.settimeout(12)
         try:
             s.do_handshake()
         except (ssl.SSLError, OSError) as e:
@@ -159,6 +160,9 @@ class Conn:
                 pass
             with write_lock:
                 records.write(json.dumps(self.rec) + "\n")
+                global open_count
+                open_count -= 1
+                write_open_count()
 
     def auth(self, line):
         parts = line.split()
@@ -184,7 +188,14 @@ class Conn:
         self.send("235 2.7.0 authenticated")
 
 
+def write_open_count():
+    with open(RECORDS + ".open.tmp", "w") as f:
+        f.write(str(open_count))
+    os.replace(RECORDS + ".open.tmp", RECORDS + ".open")
+
+
 def main():
+    global open_count
     sel = selectors.DefaultSelector()
     for port, profile in spec["ports"].items():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -201,8 +212,11 @@ def main():
                 c, _ = key.fileobj.accept()
             except OSError:
                 continue
-            c.settimeout(30)
+            c.settimeout(12)
             port, profile = key.data
+            with write_lock:
+                open_count += 1
+                write_open_count()
             threading.Thread(target=Conn(c, port, profile).run, daemon=True).start()
 
 
