@@ -218,15 +218,17 @@ class Checker {
           }
         }
       }
-      TlsLevel level = EffectiveTlsLevel(s_, h.credentials, hop, &h.level_why);
-      TlsPolicy tls_policy = MakeTlsPolicy(s_, level, hop);
-      if (!Trim(s_.tls_policy_maps).empty()) {
-        auto p = FindTlsPolicy(s_, hop, &level, &tls_policy);
-        if (!p.ok()) Error(p.failure().text() + ": " + p.failure().detail(), "fix the smtp_tls_policy_maps entry");
-        else if (p.value()) h.level_why = "smtp_tls_policy_maps";
+      auto decision = TlsPolicyFor(s_, hop, hop.host, h.credentials);
+      if (!decision.ok()) {
+        Error(decision.failure().text() + ": " + decision.failure().detail(), "fix the setting named above");
+        hops_.push_back(std::move(h));
+        continue;
       }
+      const TlsPolicy& tls_policy = decision.value().policy;
+      TlsLevel level = tls_policy.level;
+      h.level_why = decision.value().level_why;
       h.level = TlsLevelName(level);
-      h.implicit_tls = ImplicitTls(s_, hop);
+      h.implicit_tls = decision.value().implicit_tls;
       if (h.credentials && level < TlsLevel::kFingerprint) {
         Warn("credentials for " + hop.verbatim + " would be sent over TLS that is not verified (level " + h.level +
                  ")",
@@ -238,7 +240,7 @@ class Checker {
                                                          "send them unencrypted and will defer",
               "use TLS (smtp_tls_security_level = secure)");
       }
-      if (s_.wrappermode && hop.port == 587) {
+      if (s_.tls.wrappermode && hop.port == 587) {
         Warn("smtp_tls_wrappermode = yes with port 587: port 587 normally speaks STARTTLS",
              "remove smtp_tls_wrappermode, or use port 465 for implicit TLS");
       }
@@ -247,7 +249,7 @@ class Checker {
         auto c = tls.Context();
         if (!c.ok()) Error(c.failure().text() + ": " + c.failure().detail(), "");
       }
-      if (level == TlsLevel::kFingerprint && s_.fingerprint_cert_match.empty()) {
+      if (level == TlsLevel::kFingerprint && s_.tls.fingerprint_cert_match.empty()) {
         Error("smtp_tls_security_level = fingerprint but smtp_tls_fingerprint_cert_match is empty",
               "add the server certificate's fingerprint");
       }

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 
-#include "credmap/map.h"
 #include <cstdlib>
+
+#include "core/sanitize.h"
+#include "credmap/map.h"
 
 namespace authrelay {
 
@@ -35,28 +37,26 @@ void JsonString(std::ostream& os, std::string_view s) {
   os << '"';
 }
 
-// Looks the next hop up in smtp_tls_policy_maps; applies a hit. Returns
-// whether one was found.
-Result<bool> FindTlsPolicy(const Settings& s, const NextHop& hop, TlsLevel* level, TlsPolicy* policy) {
+Result<std::optional<std::string>> FindTlsPolicyEntry(const Settings& s, const NextHop& hop) {
+  if (Trim(s.tls_policy_maps).empty()) return std::optional<std::string>();
   auto tables = TableList::Open("smtp_tls_policy_maps", s.tls_policy_maps, nullptr);
   if (!tables.ok()) {
     return Failure("4.7.5", "client TLS configuration problem", tables.failure().detail());
   }
-  for (const std::string& key : TlsPolicyKeys(hop)) {
+  for (const std::string& key : TlsPolicyKeys(hop.verbatim, hop.host, hop.bracketed, !hop.service.empty())) {
     auto hit = tables.value().Find(key);
     if (!hit.ok()) return Failure("4.7.5", "client TLS configuration problem", hit.failure().detail());
-    if (!hit.value()) continue;
-    if (Status st = ApplyTlsPolicyEntry(hit.value()->value.Reveal(), hop, s, level, policy); !st.ok()) {
-      return st.failure();
-    }
-    // Implicit TLS still cannot go below encrypt.
-    if (ImplicitTls(s, hop) && *level < TlsLevel::kEncrypt) {
-      *level = TlsLevel::kEncrypt;
-      policy->level = *level;
-    }
-    return true;
+    if (hit.value()) return std::optional<std::string>(hit.value()->value.Reveal());
   }
-  return false;
+  return std::optional<std::string>();
+}
+
+Result<TlsDecision> TlsPolicyFor(const Settings& s, const NextHop& hop, const std::string& server_host,
+                                 bool have_credentials) {
+  auto entry = FindTlsPolicyEntry(s, hop);
+  if (!entry.ok()) return entry.failure();
+  TlsDestination dest{hop.verbatim, hop.host, server_host.empty() ? hop.host : server_host, hop.port};
+  return ResolveTlsPolicy(s.tls, dest, have_credentials, entry.value());
 }
 
 }  // namespace authrelay

@@ -2,6 +2,7 @@
 // typed settings; plus a JSON string writer for --json output.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -24,10 +25,15 @@ Result<Context> LoadContext(const Options& o);
 
 void JsonString(std::ostream& os, std::string_view s);
 
-// Looks the next hop up in smtp_tls_policy_maps (keys: TlsPolicyKeys) and
-// applies a hit to level and policy. Returns whether there was one; a table
-// error or a bad entry is Failure 4.7.5 "client TLS configuration problem".
-Result<bool> FindTlsPolicy(const Settings& s, const NextHop& hop, TlsLevel* level, TlsPolicy* policy);
+// The smtp_tls_policy_maps value for a next hop (keys: TlsPolicyKeys), if
+// any. A table error is Failure 4.7.5 "client TLS configuration problem".
+Result<std::optional<std::string>> FindTlsPolicyEntry(const Settings& s, const NextHop& hop);
+
+// The TLS policy for one server host of a next hop: the policy-map lookup,
+// then ResolveTlsPolicy (tls/policy.h), where every rule lives.
+// server_host "" means the next hop's own host.
+Result<TlsDecision> TlsPolicyFor(const Settings& s, const NextHop& hop, const std::string& server_host,
+                                 bool have_credentials);
 
 // --check: config, maps, CAs and the policy each next hop gets; every
 // problem with its fix. Returns the exit code (75 if a delivery would defer).

@@ -14,6 +14,7 @@
 #include "core/process.h"
 #include "core/sanitize.h"
 #include "credmap/credentials.h"
+#include "delivery/attempt.h"
 #include "delivery/context.h"
 #include "delivery/remedy.h"
 #include "log/log.h"
@@ -36,49 +37,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What one run through the next-hop list ended with.
-struct Outcome {
-  bool delivered = false;
-  std::optional<Failure> failure;
-  std::string relay = "none";
-  int port = 0;
-  std::string reply;
-  std::optional<TlsInfo> tls;
-  AttemptResult attempt;
-  TlsLevel level = TlsLevel::kMay;
-  std::string level_why;
-};
+using Outcome = AttemptOutcome;
 
+// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
+// opened here, DNS and TCP through the system.
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
                 Deadline deadline, bool dry_run, bool trace) {
-  Outcome out;
   const Settings& s = ctx.settings;
-  auto hops = ParseNextHops(nexthop);
-  if (!hops.ok()) {
-    out.failure = hops.failure();
-    return out;
-  }
-  out.port = hops.value().front().port;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
     std::vector<std::string> warnings;
     auto t = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
     for (const auto& w : warnings) log::Warning(w);
     if (!t.ok()) {
+      Outcome out;
       out.failure = t.failure();
+      auto hops = ParseNextHops(nexthop);
+      if (hops.ok()) out.port = hops.value().front().port;
       return out;
     }
     tables = std::move(t).value();
   } else if (s.sasl_enable) {
     log::Warning("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no credentials to send");
   }
-
-  // One server host of a next hop (the bracketed host, or one MX host):
-  // credentials, TLS policy, then every address. Returns true when the
-  // attempt is over (delivered, or a verdict that must not fail over).
-  auto try_server = [&](const NextHop& hop, const std::string& server) -> bool {
-    std::optional<Credentials> creds;
-    if (tables) {
+  DeliveryAttempt::CredentialsLookup credentials;
+  if (tables) {
+    credentials = [&](const NextHop& hop, const std::string& server) -> Result<std::optional<Credentials>> {
       // smtp(8) asks for the server host (the MX host) and the next hop.
       CredentialQuery q{env.sender, server, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
       // The per-key trace and the password fingerprint cost work on every
@@ -86,11 +70,8 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       LookupTrace trace_lines;
       auto found = FindCredentials(*tables, q, log::DebugEnabled() ? &trace_lines : nullptr);
       for (const auto& line : trace_lines) log::Debug("smtp_sasl_password_maps: " + line);
-      if (!found.ok()) {
-        out.failure = found.failure();
-        return true;  // a table error defers; never "send without AUTH"
-      }
-      creds = std::move(found).value();
+      if (!found.ok()) return found.failure();
+      const auto& creds = found.value();
       if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) +
@@ -99,96 +80,14 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
       }
-    }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, creds.has_value(), hop, &why);
-    TlsPolicy tls_policy = MakeTlsPolicy(s, level, hop, server);
-    if (!Trim(s.tls_policy_maps).empty()) {
-      auto policy = FindTlsPolicy(s, hop, &level, &tls_policy);
-      if (!policy.ok()) {
-        out.failure = policy.failure();
-        log::Warning(policy.failure().detail());
-        return false;  // smtp(8) skips the host with "client TLS configuration problem"
-      }
-      if (policy.value()) why = "smtp_tls_policy_maps";
-    }
-    out.level = level;
-    out.level_why = why;
-    if (log::DebugEnabled()) log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" + why + ")");
-    TlsClient tls(tls_policy);
-
-    auto endpoints = ResolveHost(server, hop.port, s.inet_protocols);
-    if (!endpoints.ok()) {
-      log::Info(endpoints.failure().text());
-      out.failure = Failure("4.4.3", endpoints.failure().text(), endpoints.failure().detail());
-      return false;
-    }
-    out.port = hop.port;
-    for (const Endpoint& ep : endpoints.value()) {
-      if (deadline.Expired()) break;
-      const std::string& bind = ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address;
-      auto fd = ConnectTo(ep, Deadline::AfterSeconds(s.connect_timeout).Min(deadline), bind);
-      if (!fd.ok()) {
-        log::Info(fd.failure().text());
-        out.failure = fd.failure();
-        out.relay = "none";
-        continue;
-      }
-      Connection conn(std::move(fd).value(), level == TlsLevel::kNone ? nullptr : &tls);
-      SessionPolicy policy = s.session;
-      policy.tls_level = level;
-      policy.wrappermode = ImplicitTls(s, hop);
-      policy.credentials = creds ? &*creds : nullptr;
-      policy.dry_run = dry_run;
-      policy.trace = trace;
-      if (policy.credentials) {
-        policy.sasl_factory = MakeSaslFactory(*policy.credentials, ep.host, ep.port, s.oauth_refresh_window,
-                                              MakeCurlPost(s.ca_file, s.ca_path, 30));
-      }
-      Session session(conn, ep.HostAddr(), ep.port, policy);
-      AttemptResult r = session.Run(env, message, deadline);
-      out.relay = ep.Name();
-      if (conn.tls()) {
-        out.tls = *conn.tls();
-        // Only a session whose handshake this policy accepted is reused.
-        if (!TlsVerifies(level) || conn.tls()->verified) tls.SaveSession();
-      }
-      out.attempt = r;
-      if (r.delivered) {
-        out.delivered = true;
-        out.failure.reset();
-        out.reply = r.final_reply;
-        return true;
-      }
-      out.failure = r.failure;
-      if (out.failure) log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
-      if (!r.try_next) return true;
-    }
-    return false;
-  };
-
-  for (const NextHop& hop : hops.value()) {
-    std::vector<std::string> servers = {hop.host};
-    if (!hop.bracketed) {
-      auto mx = LookupMx(hop.host);
-      if (!mx.ok()) {
-        log::Info(mx.failure().text());
-        out.failure = mx.failure();
-        continue;
-      }
-      servers.clear();
-      for (const auto& m : mx.value()) servers.push_back(m.host);
-    }
-    for (const std::string& server : servers) {
-      if (deadline.Expired()) break;
-      if (try_server(hop, server)) return out;
-    }
+      return found;
+    };
   }
-  if (deadline.Expired() && !out.failure) {
-    out.failure = Failure("4.4.2", "delivery time limit exceeded (authrelay_time_limit)");
-  }
-  if (!out.failure) out.failure = Failure("4.3.0", "server unavailable or unable to receive mail");
-  return out;
+  auto resolver = SystemResolver(s.inet_protocols);
+  auto connector = SystemConnector(s.connect_timeout, s.bind_address, s.bind_address6);
+  DeliveryAttempt attempt(s, *resolver, *connector, credentials,
+                          [&](const NextHop& hop) { return FindTlsPolicyEntry(s, hop); });
+  return attempt.Run(env, nexthop, message, deadline, dry_run, trace);
 }
 
 std::string Seconds(Clock::time_point start) {
@@ -288,8 +187,13 @@ int RunLookup(const Options& o, const Context& ctx) {
       std::cout << FailureReport(found.failure()).line << "\n" << found.failure().detail() << "\n";
       return kExitTempFail;
     }
-    std::string why;
-    TlsLevel level = EffectiveTlsLevel(s, found.value().has_value(), hop, &why);
+    auto decision = TlsPolicyFor(s, hop, hop.host, found.value().has_value());
+    if (!decision.ok()) {
+      std::cout << FailureReport(decision.failure()).line << "\n" << decision.failure().detail() << "\n";
+      return kExitTempFail;
+    }
+    TlsLevel level = decision.value().policy.level;
+    const std::string& why = decision.value().level_why;
     if (o.json) {
       std::cout << (first_hop ? "" : ",") << "{\"nexthop\":";
       JsonString(std::cout, hop.verbatim);

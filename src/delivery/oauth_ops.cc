@@ -58,7 +58,7 @@ int RunOAuthStatus(const Options& o, const Context& ctx) {
     bool refreshed = false;
     TokenPolicy token_policy;
     token_policy.early_refresh_seconds = s.oauth_refresh_window;
-    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.ca_file, s.ca_path, 30), &refreshed, now);
+    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30), &refreshed, now);
     if (!token.ok()) {
       std::cout << FailureReport(token.failure()).line << "\n";
       if (!token.failure().detail().empty()) std::cout << token.failure().detail() << "\n";
@@ -140,7 +140,7 @@ int RunOAuthEnrol(const Options& o, const Context& ctx) {
   EnrolIo io{std::cin, std::cout,
              [](long seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); },
              [] { return std::time(nullptr); }};
-  auto store = Enrol(req, MakeCurlPost(s.ca_file, s.ca_path, 30), io);
+  auto store = Enrol(req, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30), io);
   if (!store.ok()) return PrintFailure(store.failure());
   if (Status w = WriteTokenStore(store.value()); !w.ok()) return PrintFailure(w.failure());
 

@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include "config/main_cf.h"
 #include "tls/ca_bundle.h"
 #include "core/sanitize.h"
@@ -63,37 +65,85 @@ int VersionOf(std::string_view name) {
 
 }  // namespace
 
-bool ProtocolRange(std::string_view protocols, int* min_version, int* max_version) {
-  const int order[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
-  int lo = TLS1_VERSION;
-  int hi = TLS1_3_VERSION;
-  std::vector<int> excluded;
-  for (const std::string& tok : SplitList(protocols)) {
-    if (tok.rfind(">=", 0) == 0 || tok.rfind("<=", 0) == 0) {
-      int v = VersionOf(tok.substr(2));
-      if (v == 0) return false;
-      if (tok[0] == '>') lo = std::max(lo, v); else hi = std::min(hi, v);
-    } else if (tok[0] == '!') {
-      int v = VersionOf(tok.substr(1));
-      if (v == 0) return false;
-      excluded.push_back(v);
+bool ProtocolRange(std::string_view protocols, int* floor, int* ceiling, long* no_options) {
+  // Postfix's syntax (3.6 and later): tokens separated by commas, white
+  // space or colons; ">=v" and "<=v" set the floor and ceiling (a name or a
+  // hex number); "!v" excludes v; plain names are an inclusion list, so
+  // every known protocol not named is excluded. OpenSSL gets exactly that:
+  // floor, ceiling and SSL_OP_NO_* options; it treats an exclusion inside
+  // the range (and a version its security level forbids) as the end of the
+  // usable range, as it does for smtp(8).
+  struct Known {
+    const char* name;
+    long no_option;
+  };
+  static const Known kKnown[] = {{"sslv2", 0},
+                                 {"sslv3", SSL_OP_NO_SSLv3},
+                                 {"tlsv1", SSL_OP_NO_TLSv1},
+                                 {"tlsv1.1", SSL_OP_NO_TLSv1_1},
+                                 {"tlsv1.2", SSL_OP_NO_TLSv1_2},
+                                 {"tlsv1.3", SSL_OP_NO_TLSv1_3}};
+  auto option_of = [&](std::string_view name, long* out) {
+    std::string n = Lowercase(name);
+    for (const Known& k : kKnown) {
+      if (n == k.name) {
+        *out = k.no_option;
+        return true;
+      }
+    }
+    return false;
+  };
+  auto version_of = [](std::string_view tok, int* out) {
+    int v = VersionOf(tok);
+    if (Lowercase(tok) == "none") v = 0;
+    else if (v == 0) {
+      std::string s(tok);
+      char* end = nullptr;
+      unsigned long x = std::strtoul(s.c_str(), &end, 16);
+      if (s.empty() || *end != '\0' || x > 0xffff) return false;
+      v = static_cast<int>(x);
+    }
+    *out = v;
+    return true;
+  };
+  int lo = 0, hi = 0;
+  long exclude = 0, include = 0;
+  bool any_include = false;
+  std::string cur;
+  std::vector<std::string> tokens;
+  for (char c : protocols) {
+    if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      if (!cur.empty()) tokens.push_back(cur);
+      cur.clear();
     } else {
-      int v = VersionOf(tok);
-      if (v == 0) return false;
+      cur.push_back(c);
     }
   }
-  // Exclusions at either end of the range narrow it (OpenSSL has no holes).
-  auto is_excluded = [&](int v) { return std::find(excluded.begin(), excluded.end(), v) != excluded.end(); };
-  for (int v : order) {
-    if (v >= lo && is_excluded(v)) lo = v + 1; else if (v >= lo) break;
+  if (!cur.empty()) tokens.push_back(cur);
+  for (const std::string& tok : tokens) {
+    long opt = 0;
+    if (tok.rfind(">=", 0) == 0) {
+      if (!version_of(std::string_view(tok).substr(2), &lo)) return false;
+    } else if (tok.rfind("<=", 0) == 0) {
+      if (!version_of(std::string_view(tok).substr(2), &hi)) return false;
+    } else if (tok[0] == '!') {
+      if (!option_of(std::string_view(tok).substr(1), &opt)) return false;
+      exclude |= opt;
+    } else {
+      if (!option_of(tok, &opt)) return false;
+      include |= opt;
+      any_include = true;
+    }
   }
-  for (auto it = std::rbegin(order); it != std::rend(order); ++it) {
-    if (*it <= hi && is_excluded(*it)) hi = *it - 1; else if (*it <= hi) break;
+  if (any_include) {
+    for (const Known& k : kKnown) {
+      if (!(include & k.no_option)) exclude |= k.no_option;
+    }
   }
-  if (lo < SSL3_VERSION) lo = SSL3_VERSION;
-  *min_version = lo;
-  *max_version = hi;
-  return lo <= hi;
+  *floor = lo;
+  *ceiling = hi;
+  if (no_options) *no_options = exclude;
+  return true;
 }
 
 Result<SSL_CTX*> TlsClient::Context() {
@@ -102,10 +152,12 @@ Result<SSL_CTX*> TlsClient::Context() {
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Failure("4.7.5", "Cannot start TLS: our TLS engine is unavailable", OpenSslErrors());
 
-  // TLS 1.2 at least unless the admin configured the protocols (SPEC §4).
-  int lo = TLS1_2_VERSION, hi = TLS1_3_VERSION;
+  // TLS 1.2 at least unless the admin configured the protocols (the
+  // tls12-floor deliberate difference).
+  int lo = TLS1_2_VERSION, hi = 0;
+  long no_options = 0;
   if (!policy_.protocols.empty()) {
-    if (!ProtocolRange(policy_.protocols, &lo, &hi)) {
+    if (!ProtocolRange(policy_.protocols, &lo, &hi, &no_options)) {
       return Failure("4.7.5", "client TLS configuration problem",
                      "bad TLS protocol list \"" + Printable(policy_.protocols, 100) +
                          "\" (use e.g. >=TLSv1.2 or !SSLv2, !SSLv3, !TLSv1, !TLSv1.1)");
@@ -113,6 +165,7 @@ Result<SSL_CTX*> TlsClient::Context() {
   }
   SSL_CTX_set_min_proto_version(ctx.get(), lo);
   SSL_CTX_set_max_proto_version(ctx.get(), hi);
+  if (no_options) SSL_CTX_set_options(ctx.get(), static_cast<uint64_t>(no_options));
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (!policy_.ciphers.empty() || !policy_.exclude.empty()) {
     std::string list = policy_.ciphers.empty() ? "DEFAULT" : policy_.ciphers;
@@ -315,11 +368,26 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
     unsigned len = 0;
     std::string cert_fp, key_fp;
     if (X509_digest(peer, md, buf, &len) == 1) cert_fp = Hex(buf, len);
-    if (X509_pubkey_digest(peer, md, buf, &len) == 1) key_fp = Hex(buf, len);
+    // The public-key fingerprint is the digest of the DER SubjectPublicKeyInfo
+    // (what "openssl pkey -pubin -outform DER" writes), as smtp(8) computes
+    // it; X509_pubkey_digest() would hash only the key bits.
+    unsigned char* der = nullptr;
+    int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(peer), &der);
+    if (der_len > 0 && EVP_Digest(der, static_cast<std::size_t>(der_len), buf, &len, md, nullptr) == 1) {
+      key_fp = Hex(buf, len);
+    }
+    OPENSSL_free(der);
+    // Hex digits compare without case and with or without colons.
+    auto digits = [](const std::string& s) {
+      std::string out;
+      for (char c : s) {
+        if (c != ':') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      }
+      return out;
+    };
     for (const std::string& want : policy_.fingerprints) {
-      std::string w;
-      for (char c : want) w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-      if (w == cert_fp || w == key_fp) {
+      std::string w = digits(want);
+      if (!w.empty() && (w == digits(cert_fp) || w == digits(key_fp))) {
         info->verified = true;
         return;
       }
@@ -338,6 +406,7 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   } else {
     info->trusted = rc == X509_V_ERR_HOSTNAME_MISMATCH || rc == X509_V_ERR_IP_ADDRESS_MISMATCH;
     info->verify_error = X509_verify_cert_error_string(rc);
+    if (info->trusted && !policy_.name_hint.empty()) info->verify_error += " (" + policy_.name_hint + ")";
   }
 }
 

@@ -32,6 +32,7 @@ struct TlsPolicy {
   std::vector<std::string> fingerprints;  // fingerprint level
   std::string fingerprint_digest = "sha256";
   std::string server_name;                // SNI; "" sends none
+  std::string name_hint;                  // added to a name-mismatch error: how to name the certificate
   std::string ciphers;                    // OpenSSL list for TLS <= 1.2; "" = OpenSSL's default
   std::string exclude;                    // ciphers to remove, Postfix syntax (colon/space list)
   std::string cert_file;                  // client certificate (optional)
@@ -52,9 +53,11 @@ struct SslDeleter {
 };
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
-// Translates a Postfix protocol list to [min, max] OpenSSL versions.
-// Returns false on a token it does not know.
-bool ProtocolRange(std::string_view protocols, int* min_version, int* max_version);
+// Translates a Postfix protocol list to what OpenSSL is given: the floor
+// and ceiling versions (0 = no limit) and SSL_OP_NO_* options for the
+// excluded protocols (or those an inclusion list leaves out). Returns
+// false on a token it does not know.
+bool ProtocolRange(std::string_view protocols, int* floor, int* ceiling, long* no_options);
 
 class TlsClient {
  public:
