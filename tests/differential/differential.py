@@ -204,7 +204,8 @@ def generate(i, seed, fingerprints, d):
     port = PORT_BASE + i
     params = {}
     server = {"cert": pick(r, list(CERTS)), "starttls": r.random() < 0.9,
-              "starttls_reply": pick(r, ["220", "454"], [9, 1]),
+              "starttls_reply": pick(r, ["220", "454", "421"], [18, 2, 1]),
+              "auth_reply": pick(r, ["235", "535", "454"], [18, 2, 1]),
               "auth_plain": pick(r, AUTH_OFFERS, [4, 3, 1, 1, 1, 1, 1]),
               "auth_tls": pick(r, AUTH_OFFERS, [1, 4, 2, 1, 1, 1, 1]),
               "max_tls": pick(r, ["TLSv1.3", "TLSv1.2", "TLSv1.1"], [6, 3, 1]),

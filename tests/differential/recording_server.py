@@ -129,6 +129,9 @@ class Conn:
                     if code == "220":
                         self.send("220 2.0.0 go ahead")
                         self.start_tls()
+                    elif code == "421":
+                        self.send("421 4.3.2 shutting down")
+                        break
                     else:
                         self.send(code + " 4.7.0 TLS not available now")
                 elif cmd == "AUTH":
@@ -185,7 +188,10 @@ class Conn:
         elif mech == "CRAM-MD5":
             self.send("334 " + base64.b64encode(b"<1.2@mx.test>").decode())
             self.readline()
-        self.send("235 2.7.0 authenticated")
+        if self.p.get("auth_reply", "235") == "235":
+            self.send("235 2.7.0 authenticated")
+        else:
+            self.send(self.p["auth_reply"] + " 5.7.8 authentication failed")
 
 
 def write_open_count():
