@@ -7,6 +7,7 @@
 
 #include "core/sanitize.h"
 #include "credmap/map.h"
+#include "sasl/sasl_client.h"
 
 namespace authrelay {
 
@@ -19,7 +20,13 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   s.recipient_delimiter = cf.Get("recipient_delimiter");
   std::string level = std::string(Trim(cf.Get("smtp_tls_security_level")));
   if (!level.empty()) {
-    auto l = ParseTlsLevel(level);
+    // DANE needs DNSSEC lookups, which authrelay does not make: smtp(8)
+    // without them falls back from "dane" to "may", and refuses "dane-only".
+    if (Lowercase(level) == "dane-only") {
+      return ConfigFailure("smtp_tls_security_level = dane-only needs DNSSEC lookups, which authrelay does not make "
+                           "(use secure, verify or encrypt)");
+    }
+    auto l = Lowercase(level) == "dane" ? std::optional<TlsLevel>(TlsLevel::kMay) : ParseTlsLevel(level);
     if (!l) {
       std::string what = "unknown smtp_tls_security_level \"" + Printable(level, 40) +
                          "\" (use none, may, encrypt, fingerprint, verify or secure)";
@@ -97,7 +104,11 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   for (const std::string& word : SplitList(cf.Get("smtp_sasl_mechanism_filter"))) {
     bool negate = !word.empty() && word[0] == '!';
     std::string_view name = std::string_view(word).substr(negate ? 1 : 0);
-    if (name.find(':') != std::string_view::npos && name[0] != '/') {
+    if (Lowercase(name.substr(0, 7)) == "static:") {
+      // static: answers every lookup: it matches every mechanism.
+      p.mechanism_filter += (p.mechanism_filter.empty() ? "" : " ") + std::string(negate ? "!" : "") +
+                            std::string(kAnyMechanism);
+    } else if (name.find(':') != std::string_view::npos && name[0] != '/') {
       // type:table: a mechanism matches when the table has its name as a
       // key (Postfix string lists). Only mechanisms a client can speak can
       // ever be used, so asking the table about each of those is the same.

@@ -22,14 +22,25 @@ class SystemResolverImpl final : public Resolver {
 
 class SystemLink final : public Link {
  public:
-  SystemLink(UniqueFd fd, const TlsPolicy& policy)
-      : tls_(policy), conn_(std::move(fd), policy.level == TlsLevel::kNone ? nullptr : &tls_) {}
-  Transport& transport() override { return conn_; }
+  explicit SystemLink(const TlsPolicy& policy) : tls_(policy) {}
+  // The TLS context is built before connecting, so a CA or key setting
+  // that cannot work is reported as a configuration problem, not as a
+  // failed handshake with a server that did nothing wrong.
+  Status Prepare() {
+    if (tls_.policy().level < TlsLevel::kVerify && tls_.policy().cert_file.empty()) return {};
+    auto ctx = tls_.Context();
+    if (!ctx.ok()) return ctx.failure();
+    return {};
+  }
+  void Attach(UniqueFd fd) {
+    conn_.emplace(std::move(fd), tls_.policy().level == TlsLevel::kNone ? nullptr : &tls_);
+  }
+  Transport& transport() override { return *conn_; }
   void SaveTlsSession() override { tls_.SaveSession(); }
 
  private:
   TlsClient tls_;  // before conn_: the connection points at it
-  Connection conn_;
+  std::optional<Connection> conn_;
 };
 
 class SystemConnectorImpl final : public Connector {
@@ -37,10 +48,13 @@ class SystemConnectorImpl final : public Connector {
   SystemConnectorImpl(long connect_timeout, std::string bind4, std::string bind6)
       : connect_timeout_(connect_timeout), bind4_(std::move(bind4)), bind6_(std::move(bind6)) {}
   Result<std::unique_ptr<Link>> Connect(const Endpoint& ep, const TlsPolicy& tls, Deadline deadline) override {
+    auto link = std::make_unique<SystemLink>(tls);
+    if (Status st = link->Prepare(); !st.ok()) return st.failure();
     const std::string& bind = ep.sa.ss_family == AF_INET6 ? bind6_ : bind4_;
     auto fd = ConnectTo(ep, Deadline::AfterSeconds(connect_timeout_).Min(deadline), bind);
     if (!fd.ok()) return fd.failure();
-    return std::unique_ptr<Link>(std::make_unique<SystemLink>(std::move(fd).value(), tls));
+    link->Attach(std::move(fd).value());
+    return std::unique_ptr<Link>(std::move(link));
   }
 
  private:
@@ -108,8 +122,9 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     if (deadline.Expired()) break;
     auto link = connector_.Connect(ep, tls_policy, deadline);
     if (!link.ok()) {
-      log::Info(link.failure().text());
-      out.failure = link.failure();
+      const Failure& f = link.failure();
+      log::Info(f.text() + (f.detail().empty() ? "" : ": " + f.detail()));
+      out.failure = f;
       out.relay = "none";
       continue;
     }

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "core/sanitize.h"
@@ -51,6 +52,7 @@ class Checker {
     CheckMaps();
     CheckOAuthStores();
     CheckSaslOptions();
+    CheckTlsParameters();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
       Warn("no relayhost and no next hop given: only the general settings were checked",
@@ -194,6 +196,48 @@ class Checker {
     }
   }
 
+  // The TLS parameters on their own, whatever the next hop: each one that
+  // would make a delivery defer is named with its fix.
+  void CheckTlsParameters() {
+    const TlsSettings& t = s_.tls;
+    for (auto [param, value] : {std::pair{"smtp_tls_protocols", &t.protocols},
+                                std::pair{"smtp_tls_mandatory_protocols", &t.mandatory_protocols}}) {
+      int lo, hi;
+      if (!value->empty() && !ProtocolRange(*value, &lo, &hi, nullptr)) {
+        Error(std::string(param) + " = " + *value + " is not a protocol list",
+              std::string("use e.g. ") + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)");
+      }
+    }
+    for (auto [param, value, dflt] : {std::tuple{"smtp_tls_secure_cert_match", &t.secure_cert_match, "nexthop, dot-nexthop"},
+                                      std::tuple{"smtp_tls_verify_cert_match", &t.verify_cert_match, "hostname"}}) {
+      if (Trim(*value).empty() || Trim(*value).find_first_not_of(", \t:") == std::string_view::npos) {
+        Error(std::string(param) + " is empty: verification at that level would accept no certificate name, "
+                                   "so such deliveries defer",
+              std::string("set ") + param + " = " + dflt + " (the default), or remove the line");
+      }
+    }
+    if (!t.ca_file.empty() || !t.ca_path.empty()) {
+      TlsPolicy p;
+      p.level = TlsLevel::kSecure;
+      p.ca_file = t.ca_file;
+      p.ca_path = t.ca_path;
+      TlsClient tls(p);
+      auto c = tls.Context();
+      if (!c.ok()) {
+        auto [what, fix] = SplitFix(c.failure().detail());
+        Error(what, fix);
+      }
+    }
+  }
+
+  void Reported(const Failure& f) {
+    auto [what, fix] = SplitFix(f.detail().empty() ? f.text() : f.detail());
+    for (const auto& p : problems_) {
+      if (p.what == what) return;
+    }
+    Error(what, fix);
+  }
+
   void CheckNextHop(const std::string& value) {
     auto hops = ParseNextHops(value);
     if (!hops.ok()) {
@@ -220,7 +264,14 @@ class Checker {
       }
       auto decision = TlsPolicyFor(s_, hop, hop.host, h.credentials);
       if (!decision.ok()) {
-        Error(decision.failure().text() + ": " + decision.failure().detail(), "fix the setting named above");
+        // Already named above when it is a main.cf parameter on its own.
+        bool named = false;
+        for (const auto& p : problems_) {
+          named = named || (p.severity == "error" && decision.failure().detail().find(p.what.substr(0, p.what.find(' '))) == 0);
+        }
+        if (!named) Reported(decision.failure());
+        h.level = "(none: client TLS configuration problem)";
+        h.level_why = "see the errors below";
         hops_.push_back(std::move(h));
         continue;
       }
@@ -247,7 +298,7 @@ class Checker {
       if (level >= TlsLevel::kVerify) {
         TlsClient tls(tls_policy);
         auto c = tls.Context();
-        if (!c.ok()) Error(c.failure().text() + ": " + c.failure().detail(), "");
+        if (!c.ok()) Reported(c.failure());
       }
       if (level == TlsLevel::kFingerprint && s_.tls.fingerprint_cert_match.empty()) {
         Error("smtp_tls_security_level = fingerprint but smtp_tls_fingerprint_cert_match is empty",

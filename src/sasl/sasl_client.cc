@@ -113,17 +113,26 @@ std::vector<std::string> FilterMechanisms(const std::vector<std::string>& offere
                                           std::vector<std::string>* dropped) {
   std::vector<std::string> words = SplitList(filter);
   if (words.empty()) return offered;
-  std::vector<std::string> allow, deny;
-  for (auto& w : words) {
+  auto upper = [](std::string_view s) {
     std::string u;
-    for (char c : w) u.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-    if (!u.empty() && u[0] == '!') deny.push_back(u.substr(1)); else allow.push_back(u);
-  }
+    for (char c : s) u.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return u;
+  };
+  // A Postfix string list: the first pattern that matches decides ("!"
+  // excludes); a mechanism that no pattern matches is excluded, so a list
+  // of negations alone allows nothing.
   std::vector<std::string> kept;
   for (const auto& m : offered) {
-    bool denied = std::find(deny.begin(), deny.end(), m) != deny.end();
-    bool allowed = allow.empty() || std::find(allow.begin(), allow.end(), m) != allow.end();
-    if (!denied && allowed) kept.push_back(m);
+    bool allowed = false;
+    for (const auto& w : words) {
+      bool negated = !w.empty() && w[0] == '!';
+      std::string_view pattern = std::string_view(w).substr(negated ? 1 : 0);
+      if (pattern == kAnyMechanism || upper(pattern) == upper(m)) {
+        allowed = !negated;
+        break;
+      }
+    }
+    if (allowed) kept.push_back(m);
     else if (dropped) dropped->push_back(m + ": excluded by smtp_sasl_mechanism_filter");
   }
   return kept;

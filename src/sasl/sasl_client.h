@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -47,8 +48,11 @@ class SaslLibrary {
 // 4.3.5 on an unknown word, naming the parameter.
 Result<unsigned> ParseSaslSecurityOptions(const std::string& parameter, const std::string& value);
 
-// Applies smtp_sasl_mechanism_filter to the server's list: a list of names,
-// "!name" to exclude. Empty filter keeps all. Names compare case-blind.
+// Applies smtp_sasl_mechanism_filter to the server's list, as a Postfix
+// string list: names (case-blind) and "!name", in order, the first match
+// deciding; no match excludes. Empty filter keeps all. kAnyMechanism
+// stands for a table that matches every name (static:).
+inline constexpr std::string_view kAnyMechanism = "{any}";
 std::vector<std::string> FilterMechanisms(const std::vector<std::string>& offered, const std::string& filter,
                                           std::vector<std::string>* dropped);
 

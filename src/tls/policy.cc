@@ -71,7 +71,11 @@ Result<PolicyEntry> ParseEntry(const std::string& value, const TlsDestination& d
   };
   std::vector<std::string> words = SplitList(value);
   if (words.empty()) return bad("empty policy");
-  auto l = ParseTlsLevel(words[0]);
+  std::string first = Lowercase(words[0]);
+  // DANE needs DNSSEC lookups, which authrelay does not make: smtp(8)
+  // without them falls back from "dane" to "may", and refuses "dane-only".
+  if (first == "dane-only") return bad("level dane-only needs DNSSEC lookups, which authrelay does not make");
+  auto l = first == "dane" ? std::optional<TlsLevel>(TlsLevel::kMay) : ParseTlsLevel(words[0]);
   if (!l) return bad("invalid TLS level \"" + Printable(words[0], 40) + "\"");
   PolicyEntry e;
   e.level = *l;
@@ -130,6 +134,16 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
                                      const std::optional<std::string>& policy_entry) {
   TlsDecision out;
   TlsPolicy& p = out.policy;
+  // smtp(8) refuses to start with an empty certificate match list, whatever
+  // the level: fail closed the same way.
+  for (auto [param, value] : {std::pair{"smtp_tls_secure_cert_match", &s.secure_cert_match},
+                              std::pair{"smtp_tls_verify_cert_match", &s.verify_cert_match}}) {
+    if (Split(*value, kListSeparators).empty()) {
+      return ConfigProblem(std::string(param) + " is empty: no certificate name could ever be accepted (set " +
+                           param + " = " + (value == &s.secure_cert_match ? "nexthop, dot-nexthop" : "hostname") +
+                           ", its default, or remove the line)");
+    }
+  }
   // The policy is looked up per next hop but applies per server host: a
   // policy-map hit keeps the MX host for "hostname", SNI and the cache key.
   TlsDestination d = dest;
@@ -167,6 +181,11 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
   // connection is TLS or nothing, so the level is at least encrypt. This is
   // the only place the rule is written.
   out.implicit_tls = s.wrappermode || d.port == 465;
+  if (s.wrappermode && level < TlsLevel::kEncrypt) {
+    // smtp(8) will not connect in wrapper mode below encrypt.
+    return ConfigProblem("smtp_tls_wrappermode = yes requires smtp_tls_security_level = encrypt or stronger (level " +
+                         std::string(TlsLevelName(level)) + " from " + out.level_why + ")");
+  }
   if (out.implicit_tls && level < TlsLevel::kEncrypt) {
     level = TlsLevel::kEncrypt;
     out.level_why += ", raised to encrypt for implicit TLS";

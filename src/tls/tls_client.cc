@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "config/main_cf.h"
@@ -189,7 +190,21 @@ Result<SSL_CTX*> TlsClient::Context() {
   if (policy_.level >= TlsLevel::kVerify) {
     std::string file = policy_.ca_file;
     std::string dir = policy_.ca_path;
+    // A CA setting that names nothing would make every verification fail
+    // later as "unable to get local issuer certificate": say so now, with
+    // the fix. (Recipes written for Red Hat name /etc/pki/tls/certs/...)
+    auto names_nothing = [](const char* param, const std::string& path) {
+      std::string fix = "/etc/ssl/certs/ca-certificates.crt";
+      struct stat s{};
+      std::string suggestion =
+          stat(fix.c_str(), &s) == 0 ? "set smtp_tls_CAfile = " + fix + ", or " : std::string();
+      return Failure("4.7.5", "client TLS configuration problem",
+                     std::string(param) + " = " + path + " does not exist (" + suggestion +
+                         "leave smtp_tls_CAfile and smtp_tls_CApath empty for the system trust store)");
+    };
     struct stat st{};
+    if (!file.empty() && stat(file.c_str(), &st) != 0 && errno == ENOENT) return names_nothing("smtp_tls_CAfile", file);
+    if (!dir.empty() && stat(dir.c_str(), &st) != 0 && errno == ENOENT) return names_nothing("smtp_tls_CApath", dir);
     if (!dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       // The seed recipe points smtp_tls_CApath at a bundle file.
       log::Info("smtp_tls_CApath " + dir + " is a file, not a directory: using it as a CA bundle file");

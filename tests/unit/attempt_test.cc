@@ -256,3 +256,32 @@ BOOST_AUTO_TEST_CASE(policy_map_hit_keeps_the_mx_host) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(system_connector)
+
+// A CA setting that names nothing is a configuration problem found before
+// any connection, named with its fix (the recipe's Red Hat path on Debian).
+BOOST_AUTO_TEST_CASE(missing_ca_path_is_a_configuration_problem) {
+  TlsPolicy p;
+  p.level = TlsLevel::kSecure;
+  p.match_names = {"smtp.example.com"};
+  p.ca_path = "/nonexistent/pki/tls/certs/ca-bundle.crt";
+  auto connector = SystemConnector(5, "", "");
+  auto link = connector->Connect(Ep("smtp.example.com", "127.0.0.1", 1), p,
+                                 Deadline::After(std::chrono::milliseconds(300)));
+  BOOST_REQUIRE(!link.ok());
+  BOOST_TEST(link.failure().dsn() == "4.7.5");
+  BOOST_TEST(link.failure().text() == "client TLS configuration problem");
+  BOOST_TEST(link.failure().detail().find("smtp_tls_CApath = /nonexistent/pki/tls/certs/ca-bundle.crt does not exist") !=
+             std::string::npos, link.failure().detail());
+  BOOST_TEST_MESSAGE("missing CApath: " << link.failure().text() << ": " << link.failure().detail());
+  p.ca_path.clear();
+  p.ca_file = "/nonexistent/ca.pem";
+  link = connector->Connect(Ep("smtp.example.com", "127.0.0.1", 1), p, Deadline::After(std::chrono::milliseconds(300)));
+  BOOST_REQUIRE(!link.ok());
+  BOOST_TEST(link.failure().text() == "client TLS configuration problem");
+  BOOST_TEST(link.failure().detail().find("smtp_tls_CAfile = /nonexistent/ca.pem") != std::string::npos,
+             link.failure().detail());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include "config/settings.h"
+#include "sasl/sasl_client.h"
 
 using namespace authrelay;
 
@@ -64,3 +65,31 @@ BOOST_AUTO_TEST_CASE(own_deadline_inside_time_limit) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+
+BOOST_AUTO_TEST_SUITE(mechanism_filter)
+
+// smtp_sasl_mechanism_filter is a Postfix string list: the first pattern
+// that matches decides (a "!" pattern excludes), and a mechanism no pattern
+// matches is excluded; a table matches a mechanism when it has a value for
+// its name (static: has one for every name).
+std::vector<std::string> Filter(const std::string& main_cf, std::vector<std::string> offered = {"PLAIN", "LOGIN", "CRAM-MD5"}) {
+  Settings s = Load(main_cf);
+  return FilterMechanisms(offered, s.session.mechanism_filter, nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(as_a_postfix_string_list) {
+  using V = std::vector<std::string>;
+  BOOST_TEST(Filter("") == (V{"PLAIN", "LOGIN", "CRAM-MD5"}), boost::test_tools::per_element());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = !plain\n").empty());  // only negations: nothing
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = !plain, !login\n").empty());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = !plain, login, cram-md5\n") == (V{"LOGIN", "CRAM-MD5"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = login, !login\n") == (V{"LOGIN"}), boost::test_tools::per_element());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = static:plain\n") == (V{"PLAIN", "LOGIN", "CRAM-MD5"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = !static:x\n").empty());
+  BOOST_TEST(Filter("smtp_sasl_mechanism_filter = static:plain\n", {"XFOO"}) == (V{"XFOO"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

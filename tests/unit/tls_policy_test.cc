@@ -67,8 +67,8 @@ const std::vector<Row>& Rows() {
        "encrypt", {}, "", "x.example", ""},
       {"smtps service: at least encrypt", "smtp_tls_security_level = may\n", "[x.example]:smtps", "", false, {},
        "encrypt", {}, "", "x.example", ""},
-      {"wrappermode: at least encrypt", "smtp_tls_wrappermode = yes\n", "[x.example]:10465", "", false, {},
-       "encrypt", {}, "", "x.example", ""},
+      {"wrappermode with encrypt", "smtp_tls_wrappermode = yes\nsmtp_tls_security_level = encrypt\n",
+       "[x.example]:10465", "", false, {}, "encrypt", {}, "", "x.example", ""},
       // Names and SNI.
       {"verify: hostname plus a literal", "smtp_tls_security_level = verify\n"
        "smtp_tls_verify_cert_match = hostname, mx.example\n", "[a.example]", "", false, {}, "verify",
@@ -137,6 +137,17 @@ const std::vector<Row>& Rows() {
        "", "smtp_tls_protocols = TLSv9 is not a protocol list"},
       {"bad smtp_tls_mandatory_protocols named", "smtp_tls_mandatory_protocols = >=TLS1.2\n", "[x.example]", "", true,
        {}, "", {}, "", "", "", "smtp_tls_mandatory_protocols = >=TLS1.2 is not a protocol list"},
+      {"empty smtp_tls_verify_cert_match refused at any level (smtp(8) will not start)",
+       "smtp_tls_security_level = may\nsmtp_tls_verify_cert_match =\n", "[x.example]", "", true, {}, "", {}, "", "",
+       "", "smtp_tls_verify_cert_match is empty"},
+      {"wrappermode below encrypt refused as smtp(8) refuses it",
+       "smtp_tls_wrappermode = yes\nsmtp_tls_security_level = may\n", "[x.example]:10465", "", false, {}, "", {}, "",
+       "", "", "smtp_tls_wrappermode = yes requires"},
+      {"dane without DNSSEC: may, as smtp(8) falls back", "smtp_tls_security_level = dane\n", "[x.example]", "", false,
+       {}, "may", {}, "", "x.example", ""},
+      {"entry dane: may", "", "[x.example]", "", false, std::string("dane"), "may", {}, "", "x.example", ""},
+      {"entry dane-only without DNSSEC refused", "", "[x.example]", "", false, std::string("dane-only"), "", {}, "", "",
+       "", "dane-only"},
   };
   return rows;
 }
