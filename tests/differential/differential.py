@@ -92,13 +92,23 @@ def _secure_default(case, oracle):
         oracle["smtp_tls_security_level"] = "secure"
         oracle.pop("smtp_use_tls", None)
         oracle.pop("smtp_enforce_tls", None)
-        if re.search(r"\[[0-9.]+\]", case["nexthop"]):
-            # Under this default a server given by address must carry that address as an IP
-            # SAN, which smtp(8) cannot check; in this harness's world exactly one certificate
-            # carries 127.0.0.1, and its only DNS name is IP_SAN_NAME: accepting that name is the
-            # same decision.
-            base = case["params"].get("smtp_tls_secure_cert_match", "nexthop, dot-nexthop")
-            oracle["smtp_tls_secure_cert_match"] = f"{base}, {IP_SAN_NAME}"
+        # Under this default a server given by address must carry that address as an IP SAN,
+        # which smtp(8) cannot check. In this harness's world exactly one certificate carries
+        # 127.0.0.1, and its only DNS name is IP_SAN_NAME: the oracle gets a policy entry for
+        # each address hop (unless the configuration has one for it) that accepts that name.
+        user_match = case["params"].get("smtp_tls_secure_cert_match")
+        extra = []
+        for hop in case["nexthop"].split(","):
+            if re.fullmatch(r"\[[0-9.]+\]:\d+", hop) and not (case["policy"] or "").startswith(hop + " ") \
+                    and user_match != "":
+                names = [n for n in re.split(r"[\s,:]+", user_match or "") if n] + [IP_SAN_NAME]
+                extra.append(f"{hop} secure match={':'.join(names)}")
+        if extra:
+            path = f"{case['dir']}/policy/c{case['i']}.oracle"
+            with open(path, "w") as f:
+                f.write("\n".join(([case["policy"]] if case["policy"] else []) + extra) + "\n")
+            os.chmod(path, 0o644)
+            oracle["smtp_tls_policy_maps"] = f"texthash:{path}"
         return True
     if "smtp_use_tls" not in oracle and "smtp_enforce_tls" not in oracle:
         oracle["smtp_tls_security_level"] = "may"
@@ -296,7 +306,7 @@ def generate(i, seed, fingerprints, d):
         key = nexthop.split(",")[0] if r.random() < 0.8 else pick(r, [CN_HOST, MX_DOMAIN, "[127.0.0.1]"])
         policy = f"{key} {' '.join([plevel] + attrs)}"
     return {"i": i, "seed": seed, "port": port, "nexthop": nexthop, "params": params, "policy": policy,
-            "server": server, "fp_note": fp_note.strip()}
+            "server": server, "fp_note": fp_note.strip(), "dir": d}
 
 
 def oracle_config(case):
