@@ -39,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNAS = "authrelay-test"
 PORT_BASE = 22000          # this harness's own range: 22000-22999
+CHUNK = min(900, int(os.environ.get("AUTHRELAY_DIFF_CHUNK", "900")))  # per Postfix instance and server
 SENDER = "sender@diff.test"
 CN_HOST = "mx.test"        # 127.0.0.1, the [name] next hop
 MX_DOMAIN = "example.test"  # MX 10 mx1.example.test (127.0.0.2), MX 20 mx2.example.test (127.0.0.3)
@@ -211,7 +212,7 @@ def pick(r, choices, weights=None):
 
 def generate(i, seed, fingerprints, d):
     r = random.Random(f"{seed}-{i}")
-    port = PORT_BASE + i
+    port = PORT_BASE + i % CHUNK
     params = {}
     server = {"cert": pick(r, list(CERTS)), "starttls": r.random() < 0.9,
               "starttls_reply": pick(r, ["220", "454", "421"], [18, 2, 1]),
@@ -420,6 +421,9 @@ class World:
 
     def start_server(self, cases):
         d = self.d
+        if getattr(self, "server", None) and self.server.poll() is None:
+            self.server.terminate()
+            self.server.wait(10)
         spec = {"certdir": f"{d}/certs", "ports": {str(c["port"]): c["server"] for c in cases}}
         with open(f"{d}/server.json", "w") as f:
             json.dump(spec, f)
@@ -430,6 +434,7 @@ class World:
                                       f"{d}/records.jsonl", f"{d}/phaseB", f"{d}/ready"),
                              stderr=open(f"{d}/server.err", "a"))
         self.procs.append(p)
+        self.server = p
         for _ in range(200):
             if os.path.exists(f"{d}/ready"):
                 return p
@@ -458,14 +463,14 @@ class World:
                 os.chmod(path, 0o644)
                 c["params"]["smtp_tls_policy_maps"] = f"texthash:{path}"
 
-    def make_postfix(self, cases):
+    def make_postfix(self, cases, tag):
         d = self.d
-        pf = f"{d}/postfix"
+        pf = f"{d}/postfix{tag}"
         os.makedirs(f"{pf}/queue")
         os.makedirs(f"{pf}/data")
         shutil.copy("/etc/postfix/master.cf", f"{pf}/master.cf")
-        os.makedirs(f"{d}/log")
-        os.makedirs(f"{d}/cache")
+        os.makedirs(f"{d}/log", exist_ok=True)
+        os.makedirs(f"{d}/cache", exist_ok=True)
         sh("chown", f"{RUNAS}:{RUNAS}", f"{d}/log", f"{d}/cache")
         with open(f"{pf}/main.cf", "w") as f:
             f.write(f"""compatibility_level = 3.6
@@ -623,7 +628,7 @@ authrelay_time_limit = 60s
             dst = f"{art}/differential-{os.getpid()}"
             os.makedirs(f"{art}/secrets", exist_ok=True)
             os.makedirs(dst, exist_ok=True)
-            for src in ("log/authrelay.log", "postfix/maillog", "report.txt"):
+            for src in ("log/authrelay.log", "postfix0/maillog", "report.txt"):
                 if os.path.exists(f"{self.d}/{src}"):
                     shutil.copy(f"{self.d}/{src}", f"{dst}/{os.path.basename(src)}")
             with open(f"{art}/secrets/differential-{os.getpid()}", "w") as f:
@@ -692,9 +697,6 @@ def main():
     args.binary = os.path.abspath(args.binary)
     if os.geteuid() != 0:
         raise SystemExit("differential: must run as root (network namespace, Postfix instance)")
-    if args.n > 999:
-        raise SystemExit("differential: at most 999 configurations per run (one port each in 22000-22999); "
-                         "run several seeds for more")
     world = World(args)
     started = time.time()
 
@@ -711,17 +713,21 @@ def main():
         if args.only:
             keep = {int(x) for x in args.only.split(",")}
             cases = [c for c in cases if c["i"] in keep]
-        world.write_maps(cases)
-        for c in cases:
-            c["oracle"], c["applied"] = oracle_config(c)
-        world.start_server(cases)
-        world.make_postfix(cases)
-        world.run_oracle(cases)
-        world.wait_quiet()
-        world.run_authrelay(cases, args.jobs)
-        world.wait_quiet()
-        records = [json.loads(l) for l in open(f"{world.d}/records.jsonl")]
-        mismatches = [c for c in cases if not compare(c, records)]
+        # At most CHUNK at a time: one port each, a fresh Postfix instance and server per chunk.
+        mismatches = []
+        for tag, start in enumerate(range(0, len(cases), CHUNK)):
+            part = cases[start:start + CHUNK]
+            world.write_maps(part)
+            for c in part:
+                c["oracle"], c["applied"] = oracle_config(c)
+            world.start_server(part)
+            world.make_postfix(part, tag)
+            world.run_oracle(part)
+            world.wait_quiet()
+            world.run_authrelay(part, args.jobs)
+            world.wait_quiet()
+            records = [json.loads(l) for l in open(f"{world.d}/records.jsonl")]
+            mismatches += [c for c in part if not compare(c, records)]
         applied = sorted({n for c in cases for n in c["applied"]})
         report = []
         for c in mismatches:
