@@ -107,8 +107,15 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
   out.level = level;
   out.level_why = decision.value().level_why;
   if (log::DebugEnabled()) {
+    std::string names;
+    for (const auto& n : tls_policy.level == TlsLevel::kFingerprint ? tls_policy.fingerprints : tls_policy.match_names) {
+      names += (names.empty() ? "" : ", ") + n;
+    }
     log::Debug("TLS level " + std::string(TlsLevelName(level)) + " for " + Printable(hop.verbatim, 200) + " (" +
-               out.level_why + ")");
+               out.level_why + "), server " + Printable(server, 200) + ": match " +
+               (names.empty() ? "(none)" : Printable(names, 300)) + ", SNI " +
+               (tls_policy.server_name.empty() ? "(none)" : tls_policy.server_name) + ", session cache peer " +
+               Printable(tls_policy.session_peer, 300));
   }
 
   auto endpoints = resolver_.Addresses(server, hop.port);

@@ -8,23 +8,47 @@ set -euo pipefail
 E2E_BIN=$(readlink -f "$1")
 source "$(dirname "$0")/lib.sh"
 DNS_PID=
-trap '[ -n "$DNS_PID" ] && kill $DNS_PID 2>/dev/null; e2e_teardown' EXIT
+# dnsmasq must not outlive the suite: stop it by its own pid (started
+# without the ns() shell function, so $! is dnsmasq itself, not a subshell),
+# then anything else still running in the namespace, and wait for them.
+stop_dns() {
+  set +e
+  local pids
+  [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null
+  if [ -n "${E2E_NS:-}" ]; then
+    pids=$(ip netns pids "$E2E_NS" 2>/dev/null | while read -r p; do
+      [ "$(cat /proc/"$p"/comm 2>/dev/null)" = dnsmasq ] && echo "$p"; done)
+    [ -n "$pids" ] && kill $pids 2>/dev/null
+  fi
+  [ -n "$DNS_PID" ] && wait "$DNS_PID" 2>/dev/null
+  return 0
+}
+trap 'stop_dns; e2e_teardown' EXIT
 e2e_setup
 R=$E2E_DIR/relay
-ns dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 --bind-interfaces \
+ip netns exec "$E2E_NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 --bind-interfaces \
   --user=root --pid-file="$E2E_DIR/dnsmasq.pid" --log-facility="$E2E_DIR/dnsmasq.log" \
   --mx-host=example.test,mx1.example.test,10 --mx-host=example.test,mx2.example.test,20 \
   --host-record=mx1.example.test,127.0.0.2 --host-record=mx2.example.test,127.0.0.1 \
-  --host-record=nomx.test,127.0.0.1 --local=/test/ &
+  --host-record=nomx.test,127.0.0.1 --mx-host=tlsmx.test,smarthost.test,10 \
+  --host-record=smarthost.test,127.0.0.1 --local=/test/ &
 DNS_PID=$!
 sleep 1
 cat >> "$R/transport" <<T
 mx.test      authrelay:example.test
 nomx.test    authrelay:nomx.test
 list.test    authrelay:[smarthost.test]:2600,[smarthost.test]:25
+tlsmx.test   authrelay:tlsmx.test:587
 T
+# A policy-map entry for a domain reached through MX: verify checks the MX
+# host's name (smarthost.test, which the certificate carries), not the
+# domain's (tlsmx.test, which it does not).
+echo "tlsmx.test:587 verify" > "$R/tls_policy"
+echo "tlsmx.test:587 alice@smarthost.test:$E2E_PASSWORD" >> "$R/sasl_passwd"
+postmap -c "$R" "hash:$R/sasl_passwd"
 e2e_relay_conf "relayhost = [smarthost.test]:587" "smtp_sasl_auth_enable = yes" \
-  "smtp_sasl_password_maps = hash:$R/sasl_passwd"
+  "smtp_sasl_password_maps = hash:$R/sasl_passwd" "smtp_tls_policy_maps = texthash:$R/tls_policy" \
+  "smtp_tls_CAfile = $R/ca-bundle.crt"
 msg() { printf 'From: f@example.org\nSubject: %s\nMessage-ID: <%s@e2e.test>\n\n%s\n' "$1" "$1" "$1" > "$E2E_DIR/$1.eml"; echo "$E2E_DIR/$1.eml"; }
 A=$R/log/authrelay.log
 
@@ -50,5 +74,20 @@ if e2e_wait_maildir "list-1@e2e.test" >/dev/null; then
   [ -n "$first" ] && [ -n "$second" ] && [ "$first" -lt "$second" ] && ok "a next-hop list is tried in order" \
     || bad "list order: $(grep "$q" "$A")"
 else bad "list: not delivered"; fi
+
+e2e_send f@example.org a@tlsmx.test "$(msg tlsmx-1)"
+if e2e_wait_maildir "tlsmx-1@e2e.test" >/dev/null; then
+  q=$(grep -m1 "to=<a@tlsmx.test>.*status=sent" "$A" | awk '{print $5}')
+  grep "$q" "$A" | grep -q "Verified TLS connection established to smarthost.test\[127.0.0.1\]:587" \
+    && ok "policy entry at verify for an MX domain: the MX host's name is what the certificate is checked against" \
+    || bad "MX + policy: $(grep "$q" "$A")"
+  grep "$q" "$A" >&2
+else bad "MX + policy entry: not delivered: $(grep tlsmx "$A" | tail -3)"; fi
+# What SNI carries and what keys the session cache, per MX host (-v).
+p=$(ns setpriv --reuid="$E2E_USER" --regid="$E2E_USER" --clear-groups "$E2E_BIN" -c "$R" -v --probe tlsmx.test:587 2>&1 || true)
+line=$(grep -m1 "TLS level verify for tlsmx.test:587" <<<"$p" || true)
+log "$line"
+[[ "$line" == *"server smarthost.test: match smarthost.test, SNI smarthost.test, session cache peer tlsmx.test:587|smarthost.test:587"* ]] \
+  && ok "per MX host: match, SNI and session-cache peer are the MX host" || bad "probe: $p"
 
 e2e_finish
