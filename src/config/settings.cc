@@ -73,6 +73,11 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   if (!cache_timeout.ok()) return cache_timeout.failure();
   // smtp(8) caps its cache timeout at 8640000s (100 days); so do we.
   s.tls.session_cache_timeout = std::min<long>(cache_timeout.value(), 8640000);
+  if (!Trim(cf.Get("minimal_backoff_time")).empty()) {  // else Postfix's default, 300s
+    auto backoff = cf.GetTime("minimal_backoff_time");
+    if (!backoff.ok()) return backoff.failure();
+    s.minimal_backoff_time = backoff.value();
+  }
   auto refresh_window = cf.GetTime("authrelay_oauth_refresh_window");
   if (!refresh_window.ok()) return refresh_window.failure();
   s.oauth_refresh_window = refresh_window.value();

@@ -25,6 +25,7 @@ struct Settings {
   std::string tls_policy_maps;  // smtp_tls_policy_maps
   std::string bind_address, bind_address6;  // smtp_bind_address(6)
   long connect_timeout = 30;
+  long minimal_backoff_time = 300;  // Postfix's: the age before a "may" plaintext retry
   long deadline_seconds = 800;  // our own, below authrelay_time_limit
   bool soft_bounce = false;     // Postfix's global soft_bounce
   bool allow_plaintext_auth = false;

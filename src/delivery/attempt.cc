@@ -1,5 +1,7 @@
 #include "delivery/attempt.h"
 
+#include <charconv>
+
 #include "core/sanitize.h"
 #include "log/log.h"
 #include "oauth/http_client.h"
@@ -35,12 +37,30 @@ class SystemLink final : public Link {
   void Attach(UniqueFd fd) {
     conn_.emplace(std::move(fd), tls_.policy().level == TlsLevel::kNone ? nullptr : &tls_);
   }
-  Transport& transport() override { return *conn_; }
+  Transport& transport() override { return recorder_; }
   void SaveTlsSession() override { tls_.SaveSession(); }
+  bool TlsHandshakeFailed() const override { return recorder_.handshake_failed; }
 
  private:
+  // Forwards to the connection and remembers whether a handshake failed.
+  struct Recorder final : Transport {
+    SystemLink* self;
+    bool handshake_failed = false;
+    explicit Recorder(SystemLink* s) : self(s) {}
+    IoStatus ReadLine(std::string& l, std::size_t max, Deadline d) override { return self->conn_->ReadLine(l, max, d); }
+    IoStatus Write(std::string_view data, Deadline d) override { return self->conn_->Write(data, d); }
+    bool HasBufferedInput() override { return self->conn_->HasBufferedInput(); }
+    TlsFailure StartTls(Deadline d) override {
+      TlsFailure f = self->conn_->StartTls(d);
+      handshake_failed = f == TlsFailure::kHandshake;
+      return f;
+    }
+    const TlsInfo* tls() const override { return self->conn_->tls(); }
+    const std::string& last_error() const override { return self->conn_->last_error(); }
+  };
   TlsClient tls_;  // before conn_: the connection points at it
   std::optional<Connection> conn_;
+  Recorder recorder_{this};
 };
 
 class SystemConnectorImpl final : public Connector {
@@ -70,6 +90,31 @@ std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols) {
 
 std::unique_ptr<Connector> SystemConnector(long connect_timeout, std::string bind_address, std::string bind_address6) {
   return std::make_unique<SystemConnectorImpl>(connect_timeout, std::move(bind_address), std::move(bind_address6));
+}
+
+std::optional<long> MessageAgeFromPostqueue(const std::string& json_lines, const std::string& queue_id, long now) {
+  std::size_t start = 0;
+  while (start < json_lines.size()) {
+    std::size_t end = json_lines.find('\n', start);
+    if (end == std::string::npos) end = json_lines.size();
+    std::string_view line(json_lines.data() + start, end - start);
+    start = end + 1;
+    if (line.find("\"queue_id\": \"" + queue_id + "\"") == std::string_view::npos &&
+        line.find("\"queue_id\":\"" + queue_id + "\"") == std::string_view::npos) {
+      continue;
+    }
+    auto at = line.find("\"arrival_time\"");
+    if (at == std::string_view::npos) return std::nullopt;
+    at = line.find(':', at);
+    if (at == std::string_view::npos) return std::nullopt;
+    ++at;
+    while (at < line.size() && line[at] == ' ') ++at;
+    long arrival = 0;
+    auto [p, ec] = std::from_chars(line.data() + at, line.data() + line.size(), arrival);
+    if (ec != std::errc() || p == line.data() + at) return std::nullopt;
+    return now - arrival;
+  }
+  return std::nullopt;
 }
 
 bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, const Envelope& env,
@@ -125,19 +170,23 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     return false;
   }
   out.port = hop.port;
-  for (const Endpoint& ep : endpoints.value()) {
-    if (deadline.Expired()) break;
-    auto link = connector_.Connect(ep, tls_policy, deadline);
+  // One connection and session with `policy`. kOver: delivered or a final
+  // verdict; kNext: try the next candidate.
+  enum class Step { kOver, kNext };
+  bool handshake_failed = false;
+  auto run_once = [&](const Endpoint& ep, const TlsPolicy& policy_for_link) -> Step {
+    handshake_failed = false;
+    auto link = connector_.Connect(ep, policy_for_link, deadline);
     if (!link.ok()) {
       const Failure& f = link.failure();
       log::Info(f.text() + (f.detail().empty() ? "" : ": " + f.detail()));
       out.failure = f;
       out.relay = "none";
-      continue;
+      return Step::kNext;
     }
     Transport& conn = link.value()->transport();
     SessionPolicy policy = s_.session;
-    policy.tls_level = level;
+    policy.tls_level = policy_for_link.level;
     policy.wrappermode = decision.value().implicit_tls;
     policy.credentials = creds ? &*creds : nullptr;
     policy.dry_run = dry_run;
@@ -148,24 +197,48 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     }
     Session session(conn, ep.HostAddr(), ep.port, policy);
     AttemptResult r = session.Run(env, message, deadline);
+    handshake_failed = link.value()->TlsHandshakeFailed();
     out.relay = ep.Name();
     if (conn.tls()) {
       out.tls = *conn.tls();
       // Only a session whose handshake this policy accepted is reused.
-      if (!TlsVerifies(level) || conn.tls()->verified) link.value()->SaveTlsSession();
+      if (!TlsVerifies(policy_for_link.level) || conn.tls()->verified) link.value()->SaveTlsSession();
     }
     out.attempt = r;
     if (r.delivered) {
       out.delivered = true;
       out.failure.reset();
       out.reply = r.final_reply;
-      return true;
+      return Step::kOver;
     }
     out.failure = r.failure;
     if (out.failure) {
       log::Info(out.failure->text() + (out.failure->detail().empty() ? "" : " (" + out.failure->detail() + ")"));
     }
-    if (!r.try_next) return true;
+    return r.try_next ? Step::kNext : Step::kOver;
+  };
+  for (const Endpoint& ep : endpoints.value()) {
+    if (deadline.Expired()) break;
+    if (run_once(ep, tls_policy) == Step::kOver) return true;
+    // At "may", after a failed handshake, smtp(8) tries the same server
+    // again without TLS, but only when no credentials are involved and the
+    // message has waited longer than minimal_backoff_time (so a passing
+    // glitch does not downgrade fresh mail).
+    if (handshake_failed && level == TlsLevel::kMay && !creds && !deadline.Expired()) {
+      std::optional<long> age = message_age_ ? message_age_() : std::nullopt;
+      if (age && *age > s_.minimal_backoff_time) {
+        log::Info("TLS handshake with " + ep.Name() + " failed at level may; the message has waited " +
+                  std::to_string(*age) + "s (more than minimal_backoff_time): trying again without TLS");
+        TlsPolicy plain = tls_policy;
+        plain.level = TlsLevel::kNone;
+        if (run_once(ep, plain) == Step::kOver) return true;
+      } else {
+        log::Info("TLS handshake with " + ep.Name() + " failed at level may; no plaintext retry: " +
+                  (age ? "the message has waited only " + std::to_string(*age) + "s (minimal_backoff_time " +
+                             std::to_string(s_.minimal_backoff_time) + "s)"
+                       : std::string("the message's age is unknown")));
+      }
+    }
   }
   return false;
 }

@@ -39,6 +39,8 @@ class Link {
   virtual Transport& transport() = 0;
   // Stores the server's newest TLS session for resumption.
   virtual void SaveTlsSession() = 0;
+  // Whether the TLS handshake itself failed (not a certificate check).
+  virtual bool TlsHandshakeFailed() const = 0;
 };
 
 class Connector {
@@ -53,6 +55,11 @@ class Connector {
 // smtp_connect_timeout and smtp_bind_address(6).
 std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols);
 std::unique_ptr<Connector> SystemConnector(long connect_timeout, std::string bind_address, std::string bind_address6);
+
+// The age in seconds of queue_id's message, from "postqueue -j" output (one
+// JSON object per line with "queue_id" and "arrival_time"); nullopt if the
+// message is not listed.
+std::optional<long> MessageAgeFromPostqueue(const std::string& json_lines, const std::string& queue_id, long now);
 
 // What one run through the next-hop list ended with.
 struct AttemptOutcome {
@@ -83,6 +90,10 @@ class DeliveryAttempt {
         credentials_(std::move(credentials)),
         policy_(std::move(policy)) {}
 
+  // How long the message has been queued, in seconds (nullopt: unknown).
+  // Asked only when a plaintext retry at "may" depends on it.
+  void SetMessageAge(std::function<std::optional<long>()> age) { message_age_ = std::move(age); }
+
   // Tries the next hops in order; for a bare domain its MX hosts by
   // preference; for each host its addresses. Moves on after a failure the
   // session marked try_next (before MAIL) or a connection/DNS/TLS-policy
@@ -100,6 +111,7 @@ class DeliveryAttempt {
   Connector& connector_;
   CredentialsLookup credentials_;
   PolicyLookup policy_;
+  std::function<std::optional<long>()> message_age_;
 };
 
 }  // namespace authrelay

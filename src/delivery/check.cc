@@ -13,6 +13,7 @@
 #include "credmap/credentials.h"
 #include "delivery/context.h"
 #include "delivery/report.h"
+#include "net/dns.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 #include "sasl/sasl_client.h"
@@ -262,7 +263,14 @@ class Checker {
           }
         }
       }
-      auto decision = TlsPolicyFor(s_, hop, hop.host, h.credentials);
+      // The policy applies per server host: for a domain, its first MX host
+      // (names, SNI and the session-cache key are that host's).
+      std::string server = hop.host;
+      if (!hop.bracketed) {
+        if (auto mx = LookupMx(hop.host); mx.ok() && !mx.value().empty()) server = mx.value().front().host;
+        if (server != hop.host) h.nexthop += " (MX host " + server + ")";
+      }
+      auto decision = TlsPolicyFor(s_, hop, server, h.credentials);
       if (!decision.ok()) {
         // Already named above when it is a main.cf parameter on its own.
         bool named = false;

@@ -1,7 +1,12 @@
 #include "delivery/delivery.h"
 
+#include <fcntl.h>
 #include <sasl/sasl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <ctime>
 
 #include <cerrno>
 #include <chrono>
@@ -39,10 +44,48 @@ using Clock = std::chrono::steady_clock;
 
 using Outcome = AttemptOutcome;
 
+// The age of a queued message, from its arrival_time in "postqueue -j"
+// (which any user may run): pipe(8) passes no arrival time. Only asked
+// when a plaintext retry at level may depends on it. nullopt if unknown.
+std::optional<long> QueuedMessageAge(const std::string& config_dir, const std::string& queue_id) {
+  if (queue_id.empty()) return std::nullopt;
+  for (char c : queue_id) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  int fds[2];
+  if (pipe(fds) != 0) return std::nullopt;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, 2);
+    execl("/usr/sbin/postqueue", "postqueue", "-c", config_dir.c_str(), "-j", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);) {
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return MessageAgeFromPostqueue(out, queue_id, std::time(nullptr));
+}
+
 // The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
 // opened here, DNS and TCP through the system.
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
-                Deadline deadline, bool dry_run, bool trace) {
+                Deadline deadline, bool dry_run, bool trace, const std::string& queue_id = "") {
   const Settings& s = ctx.settings;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
@@ -87,6 +130,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
   auto connector = SystemConnector(s.connect_timeout, s.bind_address, s.bind_address6);
   DeliveryAttempt attempt(s, *resolver, *connector, credentials,
                           [&](const NextHop& hop) { return FindTlsPolicyEntry(s, hop); });
+  attempt.SetMessageAge([&] { return QueuedMessageAge(ctx.cf.Get("config_directory"), queue_id); });
   return attempt.Run(env, nexthop, message, deadline, dry_run, trace);
 }
 
@@ -148,7 +192,7 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
-  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace);
+  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, o.queue_id);
   if (out.delivered) {
     report_all(out.relay, "2.0.0", "sent", out.reply);
     return SuccessReport(out.reply);

@@ -339,6 +339,10 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
         }
         if (auto f = TlsHandshake(overall)) return fail_early(*f);
         if (auto f = Ehlo(overall, result)) return fail_early(*f);  // forget pre-TLS capabilities
+      } else if (r.code == 421) {
+        // The server is closing the connection: as smtp(8), end this session
+        // and try the next server instead of going on in plaintext.
+        return fail_early(Said(r, "STARTTLS"));
       } else if (TlsRequired(policy_.tls_level)) {
         return fail_early(Failure(WithClass(r.dsn, '4'), "TLS is required, but host " + server_ +
                                                              " refused to start TLS: " + r.Text()));

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "config/main_cf.h"
 #include "core/sanitize.h"
 
@@ -222,14 +224,24 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
       }
     }
   } else if (level == TlsLevel::kFingerprint) {
-    for (const auto& fp : Split(s.fingerprint_cert_match, kListSeparators)) p.fingerprints.push_back(fp);
+    // Fingerprints contain colons: smtp(8) splits this list on commas and
+    // white space only.
+    for (const auto& fp : Split(s.fingerprint_cert_match, ", \t\r\n")) p.fingerprints.push_back(fp);
   } else if (level >= TlsLevel::kVerify) {
     bool secure = level == TlsLevel::kSecure;
     if (implicit_default && IsAddress(d.domain)) {
-      // deliberate: secure-with-credentials toward an address next hop
-      // ("[192.0.2.1]:587"): nexthop names cannot match an address, so the
-      // certificate must carry that address (an IP subjectAltName).
-      p.match_names.push_back(d.domain);
+      // deliberate: ip-san-default. Toward an address next hop
+      // ("[192.0.2.1]:587") "nexthop" and "hostname" stand for the address,
+      // checked against an IP subjectAltName; "dot-nexthop" means nothing
+      // for an address; names the admin wrote still count.
+      for (const std::string& word : Split(s.secure_cert_match, kListSeparators)) {
+        std::string l = Lowercase(word);
+        if (l == "dot-nexthop") continue;
+        std::string name = l == "nexthop" || l == "hostname" ? d.domain : word;
+        if (std::find(p.match_names.begin(), p.match_names.end(), name) == p.match_names.end()) {
+          p.match_names.push_back(name);
+        }
+      }
       p.name_hint = "the certificate must carry the IP address " + d.domain +
                     " as a subjectAltName; or write the next hop with the host name the certificate names "
                     "([smtp.example.com]:" + std::to_string(d.port) + ")";

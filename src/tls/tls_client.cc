@@ -39,6 +39,13 @@ const char* TlsLevelName(TlsLevel level) {
   return "?";
 }
 
+namespace {
+bool IsIpAddress(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+}  // namespace
+
 std::string OpenSslErrors() {
   std::string out;
   unsigned long e;
@@ -312,11 +319,16 @@ Result<SslPtr> TlsClient::NewSsl() {
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // OpenSSL requires every kind of name it is given to match; a list may
+    // mix addresses and host names, any one of which is enough. So it gets
+    // the host names (or, without any, the address), and CheckPeer accepts
+    // a mixed list's other names itself.
+    bool has_host = false;
+    for (const std::string& name : policy_.match_names) has_host = has_host || !IsIpAddress(name);
     bool first = true;
     for (const std::string& name : policy_.match_names) {
-      unsigned char buf[16];
-      if (inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+      if (IsIpAddress(name)) {
+        if (!has_host) X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
         continue;
       }
       if (first) X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
@@ -414,6 +426,12 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   if (policy_.level < TlsLevel::kVerify) {
     info->verify_error = "certificate not checked at this security level";
     return;
+  }
+  if (rc == X509_V_ERR_HOSTNAME_MISMATCH) {
+    // The chain verified; an address in a mixed list may still match.
+    for (const std::string& name : policy_.match_names) {
+      if (IsIpAddress(name) && X509_check_ip_asc(peer, name.c_str(), 0) == 1) rc = X509_V_OK;
+    }
   }
   if (rc == X509_V_OK) {
     info->trusted = true;

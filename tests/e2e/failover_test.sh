@@ -89,5 +89,9 @@ line=$(grep -m1 "TLS level verify for tlsmx.test:587" <<<"$p" || true)
 log "$line"
 [[ "$line" == *"server smarthost.test: match smarthost.test, SNI smarthost.test, session cache peer tlsmx.test:587|smarthost.test:587"* ]] \
   && ok "per MX host: match, SNI and session-cache peer are the MX host" || bad "probe: $p"
+c=$(ns setpriv --reuid="$E2E_USER" --regid="$E2E_USER" --clear-groups "$E2E_BIN" -c "$R" --check --nexthop=tlsmx.test:587 2>&1 || true)
+log "$(grep -m1 '^next hop' <<<"$c")"
+grep -q "^next hop tlsmx.test:587 (MX host smarthost.test): TLS verify (smtp_tls_policy_maps)" <<<"$c" \
+  && ok "--check resolves the policy for the MX host" || bad "--check MX: $c"
 
 e2e_finish

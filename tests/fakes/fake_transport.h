@@ -33,7 +33,9 @@ class FakeTransport final : public Transport {
     return IoStatus::kOk;
   }
   bool HasBufferedInput() override { return buffered_after_starttls; }
+  bool tls_tried = false;
   TlsFailure StartTls(Deadline) override {
+    tls_tried = true;
     if (tls_result == TlsFailure::kNone || tls_result == TlsFailure::kNotVerified) {
       info_.protocol = "TLSv1.3";
       info_.cipher = "TLS_AES_256_GCM_SHA384";

@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <tuple>
 
 #include "config/settings.h"
 #include "tls/policy.h"
@@ -320,6 +321,24 @@ BOOST_AUTO_TEST_CASE(inclusion_exclusion_and_colon_forms) {
       BOOST_TEST(r.delivered == k.delivered);
       if (k.delivered) BOOST_TEST(c.last_tls.protocol == k.version);
     }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls_mixed_names)
+
+// A match list may mix an address and host names; any one is enough.
+BOOST_AUTO_TEST_CASE(address_or_name) {
+  for (auto [names, cert, ok] : {std::tuple{std::vector<std::string>{"127.0.0.1", "nomatch.test"}, "server", true},
+                                 std::tuple{std::vector<std::string>{"192.0.2.9", "mx.test"}, "server", true},
+                                 std::tuple{std::vector<std::string>{"192.0.2.9", "nomatch.test"}, "server", false}}) {
+    ScriptedServer srv;
+    if (ok) TlsDelivery(srv, cert);
+    else UpToTls(srv, cert).Expect("QUIT").Send("221 bye");
+    TlsPolicy p = Level(TlsLevel::kVerify);
+    p.match_names = names;
+    BOOST_TEST(RunWith(srv, p).delivered == ok);
   }
 }
 

@@ -52,9 +52,11 @@ struct FakeResolver final : Resolver {
 // What the "server" at one address does.
 struct Server {
   std::vector<std::string> replies;  // empty: the connection is refused
+  std::vector<std::string> then;     // the next connection's script, if any
   TlsFailure tls = TlsFailure::kNone;
   bool verified = true;
   std::chrono::milliseconds connect_delay{0};
+  int count = 0;
 };
 
 struct FakeLink final : Link {
@@ -63,6 +65,7 @@ struct FakeLink final : Link {
   explicit FakeLink(int* s) : saves(s) {}
   Transport& transport() override { return t; }
   void SaveTlsSession() override { ++*saves; }
+  bool TlsHandshakeFailed() const override { return t.tls_result == TlsFailure::kHandshake && t.tls_tried; }
 };
 
 struct ConnectCall {
@@ -77,7 +80,11 @@ struct FakeConnector final : Connector {
   int saves = 0;
   Result<std::unique_ptr<Link>> Connect(const Endpoint& ep, const TlsPolicy& tls, Deadline deadline) override {
     connects.push_back({ep.address, tls, deadline});
-    const Server& s = servers[ep.address];
+    Server& s = servers[ep.address];
+    if (!s.then.empty() && ++s.count > 1) {
+      s.replies = s.then;
+      s.tls = TlsFailure::kNone;
+    }
     if (s.connect_delay.count()) std::this_thread::sleep_for(s.connect_delay);
     if (s.replies.empty()) return Failure("4.4.1", "connect to " + ep.Name() + ": Connection refused");
     auto link = std::make_unique<FakeLink>(&saves);
@@ -103,6 +110,7 @@ struct Fixture {
   FakeConnector net;
   Settings s;
   std::optional<std::string> policy_entry;
+  std::optional<long> age;
   Envelope env{"sender@example.org", {"rcpt@example.net"}, std::nullopt};
   Fixture() {
     auto cf = MainCf::Parse("smtp_helo_name = relay.example\n");
@@ -116,6 +124,7 @@ struct Fixture {
     DeliveryAttempt attempt(s, dns, net, nullptr, [this](const NextHop&) -> Result<std::optional<std::string>> {
       return policy_entry;
     });
+    attempt.SetMessageAge([this] { return age; });
     StringSource msg("Subject: x\n\nbody\n");
     return attempt.Run(env, nexthop, msg, deadline);
   }
@@ -174,6 +183,16 @@ BOOST_AUTO_TEST_CASE(every_candidate_fails_the_last_verdict_counts) {
   BOOST_TEST(net.connects.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_421_to_starttls_moves_on_to_the_next_server) {
+  dns.a["a.example"] = {"192.0.2.1"};
+  dns.a["b.example"] = {"192.0.2.2"};
+  net.servers["192.0.2.1"].replies = {"220 mx", "250-mx", "250 STARTTLS", "421 4.3.2 shutting down"};
+  net.servers["192.0.2.2"].replies = kDelivers;
+  AttemptOutcome out = Run("[a.example], [b.example]");  // level may: no credentials, nothing configured
+  BOOST_TEST(out.delivered);
+  BOOST_TEST(out.relay == "b.example[192.0.2.2]:25");
+}
+
 BOOST_AUTO_TEST_CASE(unknown_host_then_next) {
   dns.mx["example.net"] = {{10, "gone.example.net"}, {20, "mx2.example.net"}};
   dns.a["mx2.example.net"] = {"192.0.2.3"};
@@ -230,6 +249,42 @@ BOOST_AUTO_TEST_CASE(session_saved_only_when_the_policy_accepted_the_handshake) 
   BOOST_TEST(net.saves == 1);
 }
 
+BOOST_AUTO_TEST_CASE(may_retries_in_plaintext_only_for_old_mail_without_credentials) {
+  dns.a["a.example"] = {"192.0.2.1"};
+  auto script = [&] {
+    net.connects.clear();
+    Server& srv = net.servers["192.0.2.1"];
+    srv = Server{};
+    srv.replies = {"220 mx", "250-mx", "250 STARTTLS", "220 go"};  // then the handshake fails
+    srv.tls = TlsFailure::kHandshake;
+    srv.then = kDelivers;  // the plaintext retry
+  };
+  // Fresh mail: no downgrade, deferred.
+  script();
+  age = 10;
+  AttemptOutcome fresh = Run("[a.example]");
+  BOOST_TEST(!fresh.delivered);
+  BOOST_TEST(net.connects.size() == 1u);
+  // Age unknown: no downgrade.
+  script();
+  age.reset();
+  BOOST_TEST(!Run("[a.example]").delivered);
+  BOOST_TEST(net.connects.size() == 1u);
+  // Older than minimal_backoff_time (300s): the same server again, TLS off.
+  script();
+  age = 301;
+  AttemptOutcome old = Run("[a.example]");
+  BOOST_TEST(old.delivered);
+  BOOST_REQUIRE(net.connects.size() == 2u);
+  BOOST_TEST(net.connects[1].address == "192.0.2.1");
+  BOOST_TEST(TlsLevelName(net.connects[1].policy.level) == std::string("none"));
+  // Never at a level above may.
+  script();
+  policy_entry = "encrypt";
+  BOOST_TEST(!Run("[a.example]").delivered);
+  BOOST_TEST(net.connects.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(policy_map_hit_keeps_the_mx_host) {
   // A policy entry for the domain; the certificate must name the MX host
   // (verify's default match is "hostname"), SNI carries the MX host, and
@@ -253,6 +308,21 @@ BOOST_AUTO_TEST_CASE(policy_map_hit_keeps_the_mx_host) {
     BOOST_TEST_MESSAGE("policy-map hit, MX " << mx << ": match " << p.match_names.at(0) << ", SNI " << p.server_name
                                              << ", cache peer " << p.session_peer);
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(message_age)
+
+BOOST_AUTO_TEST_CASE(from_postqueue_json) {
+  // The shape postqueue -j prints: one object per line.
+  std::string out =
+      "{\"queue_name\": \"deferred\", \"queue_id\": \"3F1A2B\", \"arrival_time\": 1000, \"message_size\": 5}\n"
+      "{\"queue_name\": \"active\", \"queue_id\": \"923D5A725A2\", \"arrival_time\": 1700000000, \"sender\": \"x\"}\n";
+  BOOST_TEST(MessageAgeFromPostqueue(out, "923D5A725A2", 1700000400).value_or(-1) == 400);
+  BOOST_TEST(MessageAgeFromPostqueue(out, "3F1A2B", 1300).value_or(-1) == 300);
+  BOOST_TEST(!MessageAgeFromPostqueue(out, "NOPE", 1300).has_value());
+  BOOST_TEST(!MessageAgeFromPostqueue("", "3F1A2B", 1300).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

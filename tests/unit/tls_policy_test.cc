@@ -148,6 +148,11 @@ const std::vector<Row>& Rows() {
       {"entry dane: may", "", "[x.example]", "", false, std::string("dane"), "may", {}, "", "x.example", ""},
       {"entry dane-only without DNSSEC refused", "", "[x.example]", "", false, std::string("dane-only"), "", {}, "", "",
        "", "dane-only"},
+      {"main.cf fingerprints split on commas and spaces only (they contain colons)", "smtp_tls_security_level = fingerprint\n"
+       "smtp_tls_fingerprint_cert_match = AA:BB:CC, DD:EE:FF\n", "[x.example]", "", false, {}, "fingerprint",
+       {"AA:BB:CC", "DD:EE:FF"}, "", "x.example", ""},
+      {"address next hop, implicit secure default: the user's literal names still count", "smtp_tls_secure_cert_match = nexthop, example.test\n",
+       "[192.0.2.1]:587", "", true, {}, "secure", {"192.0.2.1", "example.test"}, "", "", ""},
   };
   return rows;
 }
