@@ -93,28 +93,45 @@ def _secure_default(case, oracle):
         oracle["smtp_tls_security_level"] = "secure"
         oracle.pop("smtp_use_tls", None)
         oracle.pop("smtp_enforce_tls", None)
-        # Under this default a server given by address must carry that address as an IP SAN,
-        # which smtp(8) cannot check. In this harness's world exactly one certificate carries
-        # 127.0.0.1, and its only DNS name is IP_SAN_NAME: the oracle gets a policy entry for
-        # each address hop (unless the configuration has one for it) that accepts that name.
-        user_match = case["params"].get("smtp_tls_secure_cert_match")
-        extra = []
-        for hop in case["nexthop"].split(","):
-            if re.fullmatch(r"\[[0-9.]+\]:\d+", hop) and not (case["policy"] or "").startswith(hop + " ") \
-                    and user_match != "":
-                names = [n for n in re.split(r"[\s,:]+", user_match or "") if n] + [IP_SAN_NAME]
-                extra.append(f"{hop} secure match={':'.join(names)}")
-        if extra:
-            path = f"{case['dir']}/policy/c{case['i']}.oracle"
-            with open(path, "w") as f:
-                f.write("\n".join(([case["policy"]] if case["policy"] else []) + extra) + "\n")
-            os.chmod(path, 0o644)
-            oracle["smtp_tls_policy_maps"] = f"texthash:{path}"
         return True
     if "smtp_use_tls" not in oracle and "smtp_enforce_tls" not in oracle:
         oracle["smtp_tls_security_level"] = "may"
         return True
     return False
+
+
+@deliberate("ip-san-default")
+def _ip_san_default(case, oracle):
+    # Under secure-default's implicit secure, a server given by address must carry that address
+    # as an IP SAN (the admin's names still count besides), which smtp(8) cannot check. In this
+    # harness's world exactly one certificate carries 127.0.0.1, and its only DNS name is
+    # IP_SAN_NAME: the oracle gets a policy entry for each address hop (unless the configuration
+    # has one for it) that accepts that name besides the admin's.
+    if not unset(case, "smtp_tls_security_level") or case["params"].get("smtp_sasl_auth_enable") != "yes":
+        return False
+    user_match = case["params"].get("smtp_tls_secure_cert_match")
+    hit = False
+    for hop in case["nexthop"].split(","):
+        if re.fullmatch(r"\[[0-9.]+\]:\d+", hop) and not (case["policy"] or "").startswith(hop + " ") \
+                and user_match != "":
+            names = [n for n in re.split(r"[\s,:]+", user_match or "") if n] + [IP_SAN_NAME]
+            case["oracle_policy"].append(f"{hop} secure match={':'.join(names)}")
+            hit = True
+    return hit
+
+
+@deliberate("no-dane")
+def _no_dane(case, oracle):
+    # No DNSSEC lookups: dane is may.
+    hit = False
+    if oracle.get("smtp_tls_security_level") == "dane":
+        oracle["smtp_tls_security_level"] = "may"
+        hit = True
+    pol = case["oracle_policy"]
+    if pol and re.match(r"\S+ dane(\s|$)", pol[0]):
+        pol[0] = re.sub(r"^(\S+) dane", r"\1 may", pol[0])
+        hit = True
+    return hit
 
 
 @deliberate("sni-default")
@@ -129,10 +146,10 @@ def _sni_default(case, oracle):
 
 @deliberate("tls12-minimum")
 def _tls12_minimum(case, oracle):
-    # smtp_tls_(mandatory_)protocols not set: TLS 1.2 at least.
+    # smtp_tls_(mandatory_)protocols not set, or set empty: TLS 1.2 at least.
     hit = False
     for p in ("smtp_tls_protocols", "smtp_tls_mandatory_protocols"):
-        if unset(case, p):
+        if not case["params"].get(p):
             oracle[p] = ">=TLSv1.2"
             hit = True
     return hit
@@ -141,12 +158,9 @@ def _tls12_minimum(case, oracle):
 RESULT_RULES = {}
 
 
-def sni_default_address(case, result):
-    # The other half of sni-default: authrelay's SNI is the server's host name, and a server
-    # given by address has none (an address is not a valid SNI name), where smtp(8) told to use
-    # "hostname" sends the address.
-    if "sni-default" not in case["applied"]:
-        return False
+def sni_address(case, result):
+    # No SNI for a server given by address (an address is not a valid SNI name), where smtp(8)
+    # told to use "hostname" (by the admin or by sni-default) sends the address.
     hit = False
     for c in result["conns"]:
         if c["sni"] and re.fullmatch(r"[0-9.]+", c["sni"]):
@@ -155,7 +169,7 @@ def sni_default_address(case, result):
     return hit
 
 
-RESULT_RULES["sni-default"] = sni_default_address
+RESULT_RULES["sni-address"] = sni_address
 
 
 def no_plaintext_auth(case, result):
@@ -321,7 +335,15 @@ WITHOUT = set(filter(None, os.environ.get("AUTHRELAY_DIFF_WITHOUT", "").split(",
 
 def oracle_config(case):
     oracle = {k: v for k, v in case["params"].items() if not k.startswith("authrelay_")}
+    original = [case["policy"]] if case["policy"] else []
+    case["oracle_policy"] = list(original)
     applied = [name for name, rule in DELIBERATE.items() if name not in WITHOUT and rule(case, oracle)]
+    if case["oracle_policy"] != original:
+        path = f"{case['dir']}/policy/c{case['i']}.oracle"
+        with open(path, "w") as f:
+            f.write("\n".join(case["oracle_policy"]) + "\n")
+        os.chmod(path, 0o644)
+        oracle["smtp_tls_policy_maps"] = f"texthash:{path}"
     return oracle, applied
 
 
