@@ -25,6 +25,7 @@ excluded deliberate differences: ..." and exits 1 on any unexplained mismatch.
 """
 import argparse
 import concurrent.futures
+import hashlib
 import json
 import os
 import random
@@ -397,7 +398,6 @@ def make_certs(d):
                              capture_output=True).stdout
         pubder = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True,
                                 capture_output=True).stdout
-        import hashlib
         for dg in ("md5", "sha1", "sha256"):
             for kind, blob in (("cert", der), ("pkey", pubder)):
                 fps[name][(kind, dg)] = ":".join(f"{b:02X}" for b in hashlib.new(dg, blob).digest())
@@ -416,14 +416,13 @@ class World:
     def nsx(self, *a):
         return ["ip", "netns", "exec", self.ns, *a]
 
-    def setup(self, cases_hint):
+    def setup(self):
         d = self.d
         if subprocess.run(["getent", "passwd", RUNAS], capture_output=True).returncode:
             sh("useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
                "--shell", "/usr/sbin/nologin", RUNAS)
         self.fps = make_certs(d)
         sh("ip", "netns", "add", self.ns)
-        self.netns_made = True
         sh(*self.nsx("ip", "link", "set", "lo", "up"))
         etc = f"/etc/netns/{self.ns}"
         os.makedirs(f"{etc}/ssl/certs")
@@ -740,7 +739,7 @@ def main():
         raise SystemExit(f"differential: interrupted by signal {signum}")
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        world.setup(args.n)
+        world.setup()
         install = f"{world.d}/authrelay"
         shutil.copy(args.binary, install)
         os.chmod(install, 0o755)
@@ -786,7 +785,7 @@ def main():
                 print(f"c{c['i']}: {describe(c['pf'])} | {describe(c['ar'])}")
         print(f"differential: {len(cases)} configurations, {len(mismatches)} unexplained mismatches, "
               f"excluded deliberate differences: {', '.join(applied) or 'none'} "
-              f"(seed {args.seed}, {time.time() - started:.0f}s)")
+              f"(seed {args.seed}, {time.time() - started:.0f}s; not exercised: {', '.join(NOT_EXERCISED)})")
         return 1 if mismatches else 0
     finally:
         world.teardown()
