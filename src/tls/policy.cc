@@ -250,6 +250,12 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
       const std::string& match = secure ? s.secure_cert_match : s.verify_cert_match;
       for (const std::string& word : Split(match, kListSeparators)) p.match_names.push_back(MatchName(word, d));
     }
+    // Toward an address, smtp(8) has OpenSSL check it against the
+    // certificate's IP subjectAltName besides the listed names.
+    if (IsAddress(d.server_host) &&
+        std::find(p.match_names.begin(), p.match_names.end(), d.server_host) == p.match_names.end()) {
+      p.match_names.insert(p.match_names.begin(), d.server_host);
+    }
     if (p.match_names.empty()) {
       // Fail closed: an empty list would accept a certificate for any name.
       const char* param = secure ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match";

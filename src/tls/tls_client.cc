@@ -319,16 +319,13 @@ Result<SslPtr> TlsClient::NewSsl() {
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    // OpenSSL requires every kind of name it is given to match; a list may
-    // mix addresses and host names, any one of which is enough. So it gets
-    // the host names (or, without any, the address), and CheckPeer accepts
-    // a mixed list's other names itself.
-    bool has_host = false;
-    for (const std::string& name : policy_.match_names) has_host = has_host || !IsIpAddress(name);
+    // An address must be in the certificate's IP subjectAltName AND, when
+    // host names are listed too, one of them must match: OpenSSL checks the
+    // two kinds separately, as it does for smtp(8) toward an address.
     bool first = true;
     for (const std::string& name : policy_.match_names) {
       if (IsIpAddress(name)) {
-        if (!has_host) X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
         continue;
       }
       if (first) X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
@@ -426,12 +423,6 @@ void TlsClient::CheckPeer(SSL* ssl, TlsInfo* info) const {
   if (policy_.level < TlsLevel::kVerify) {
     info->verify_error = "certificate not checked at this security level";
     return;
-  }
-  if (rc == X509_V_ERR_HOSTNAME_MISMATCH) {
-    // The chain verified; an address in a mixed list may still match.
-    for (const std::string& name : policy_.match_names) {
-      if (IsIpAddress(name) && X509_check_ip_asc(peer, name.c_str(), 0) == 1) rc = X509_V_OK;
-    }
   }
   if (rc == X509_V_OK) {
     info->trusted = true;

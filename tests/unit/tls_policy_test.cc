@@ -153,6 +153,8 @@ const std::vector<Row>& Rows() {
        {"AA:BB:CC", "DD:EE:FF"}, "", "x.example", ""},
       {"address next hop, implicit secure default: the user's literal names still count", "smtp_tls_secure_cert_match = nexthop, example.test\n",
        "[192.0.2.1]:587", "", true, {}, "secure", {"192.0.2.1", "example.test"}, "", "", ""},
+      {"address next hop at verify: the address (IP SAN) besides the listed names", "smtp_tls_security_level = verify\n"
+       "smtp_tls_verify_cert_match = mx.test\n", "[192.0.2.1]", "", false, {}, "verify", {"192.0.2.1", "mx.test"}, "", "", ""},
   };
   return rows;
 }
