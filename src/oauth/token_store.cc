@@ -36,7 +36,24 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
+  // The form carries secrets: built in place in one buffer large enough for
+  // any of them (no temporary copy, no outgrown buffer freed unwiped), and
+  // wiped with the Secret it becomes. sent keeps what an endpoint echoing
+  // our request must not make us print, as sent and form-encoded.
   std::string form;
+  form.reserve(32 * 1024);
+  std::vector<Secret> sent;
+  auto field = [&form](const char* name, const std::string& value) {
+    if (!form.empty()) form += '&';
+    form += name;
+    form += '=';
+    AppendFormEncoded(form, value);
+  };
+  auto secret_field = [&](const char* name, const std::string& value) {
+    field(name, value);
+    sent.emplace_back(std::string(value));
+    sent.emplace_back(FormEncode(value));
+  };
   if (store.grant_type == "jwt_bearer") {
     // RFC 7523 §2.1: the signed JWT is the whole grant; no client_id.
     auto key = ReadServiceAccountKey(store.key_file, OwnerToJudgeAs(store.key_file));
@@ -44,27 +61,28 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     if (store.subject.empty()) return StoreFailure(store.path, "no subject (the mailbox)", "enrol the account again");
     auto assertion = ServiceAccountAssertion(key.value(), store.subject, store.scope, store.token_endpoint, now);
     if (!assertion.ok()) return assertion.failure();
-    form = "grant_type=" + FormEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-           "&assertion=" + assertion.value().Reveal();
+    field("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    secret_field("assertion", assertion.value().Reveal());
   } else {
-    form = "grant_type=" + FormEncode(store.grant_type) + "&client_id=" + FormEncode(store.client_id);
+    field("grant_type", store.grant_type);
+    field("client_id", store.client_id);
     if (!store.certificate.empty()) {
       // RFC 7523 §2.2: a client assertion signed with the certificate's key.
       auto assertion = CertificateAssertion(store.client_id, store.token_endpoint, store.certificate,
                                             store.private_key_file, OwnerToJudgeAs(store.private_key_file), now);
       if (!assertion.ok()) return assertion.failure();
-      form += "&client_assertion_type=" + FormEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
-              "&client_assertion=" + assertion.value().Reveal();
+      field("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      secret_field("client_assertion", assertion.value().Reveal());
     } else if (!store.client_secret.empty()) {
-      form += "&client_secret=" + FormEncode(store.client_secret.Reveal());
+      secret_field("client_secret", store.client_secret.Reveal());
     }
     if (store.grant_type == "refresh_token") {
       if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
-      form += "&refresh_token=" + FormEncode(store.refresh_token.Reveal());
+      secret_field("refresh_token", store.refresh_token.Reveal());
     } else if (store.grant_type != "client_credentials") {
       return StoreFailure(store.path, "grant_type must be refresh_token, client_credentials or jwt_bearer");
     }
-    if (!store.scope.empty()) form += "&scope=" + FormEncode(store.scope);
+    if (!store.scope.empty()) field("scope", store.scope);
   }
   Secret body(std::move(form));
   auto response = post(store.token_endpoint, body);
@@ -72,6 +90,9 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
   }
   TokenAnswer answer = ParseTokenAnswer(response.value());
+  WipeBytes(response.value().body.data(), response.value().body.size());
+  answer.error = WithoutEchoes(answer.error, sent);
+  answer.description = WithoutEchoes(answer.description, sent);
   if (!answer.ok) {
     std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
     log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " +
@@ -128,9 +149,8 @@ std::string OAuthRemedy(const std::string& error, const std::string& description
   return "check the token store and the provider's console";
 }
 
-std::string FormEncode(const std::string& s) {
+void AppendFormEncoded(std::string& out, std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
-  std::string out;
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
     else if (c == ' ') out += '+';
@@ -138,6 +158,40 @@ std::string FormEncode(const std::string& s) {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 15];
+    }
+  }
+}
+
+std::string FormEncode(const std::string& s) {
+  std::string out;
+  AppendFormEncoded(out, s);
+  return out;
+}
+
+std::string WithoutEchoes(const std::string& text, const std::vector<Secret>& sent) {
+  // Any run of kMinEcho characters found in a secret we sent is part of it:
+  // short enough for a piece of a token, long enough that ordinary words
+  // ("invalid_grant: Token has") are never one.
+  constexpr std::size_t kMinEcho = 12;
+  auto in_sent = [&sent](std::string_view piece) {
+    for (const Secret& s : sent) {
+      if (s.Reveal().find(piece) != std::string::npos) return true;
+    }
+    return false;
+  };
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t len = 0;
+    if (text.size() - i >= kMinEcho && in_sent(std::string_view(text).substr(i, kMinEcho))) {
+      len = kMinEcho;
+      while (i + len < text.size() && in_sent(std::string_view(text).substr(i, len + 1))) ++len;
+    }
+    if (len == 0) {
+      out += text[i++];
+    } else {
+      out += "[what we sent]";
+      i += len;
     }
   }
   return out;

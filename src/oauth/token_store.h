@@ -22,6 +22,8 @@
 #include <ctime>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "core/secret.h"
@@ -132,6 +134,11 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
 // application/x-www-form-urlencoded (RFC 6749 appendix B), also used for
 // the query of an authorization URL.
 std::string FormEncode(const std::string& s);
+void AppendFormEncoded(std::string& out, std::string_view s);
+// text with every piece (12 characters or more) of the secrets we sent
+// replaced by "[what we sent]": a token endpoint's error may echo our
+// request, and its error is logged and shown.
+std::string WithoutEchoes(const std::string& text, const std::vector<Secret>& sent);
 // Its inverse ('+' is a space, %XX a byte); bad escapes are kept as is.
 std::string FormDecode(const std::string& s);
 
