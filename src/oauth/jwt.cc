@@ -7,9 +7,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "core/base64.h"
 #include "core/private_file.h"
@@ -107,14 +105,13 @@ Result<Secret> ServiceAccountAssertion(const ServiceAccountKey& key, const std::
 }
 
 Result<CertificateInfo> ReadCertificate(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    return JwtFailure("certificate unreadable", "certificate " + path + ": cannot read it (the PEM file uploaded to "
-                                                                      "the app registration)");
+  // The path comes from a store: a FIFO must not hang us, /dev/zero must
+  // not fill memory. A certificate chain is a few KiB.
+  std::string pem;
+  if (Notice why = ReadRegularFile(path, 1 << 20, &pem); !why.what.empty()) {
+    return JwtFailure("certificate unreadable", "certificate " + path + ": " + why.what +
+                                                    " (the PEM file uploaded to the app registration)");
   }
-  std::string pem = text.str();
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!cert) return JwtFailure("certificate unreadable", "certificate " + path + ": not a PEM certificate");
