@@ -97,6 +97,14 @@ echo "$out" >> "$D/all.out"
 grep -q "UNUSABLE: password file $D/s/rootpw .*: owned by root, and deliveries never run as root" <<<"$out" \
   && ok "--lookup as root: a root-owned password file is unusable" || bad "--lookup root-owned: $out"
 
+# A store (its owner may write it) cannot forge lines of --oauth-status.
+printf '{"token_endpoint":"https://a.example/t","client_id":"c","grant_type":"jwt_bearer","key_file":"/k\\nFORGED: yes","subject":"s","certificate":"/c\\nFORGED: cert","private_key_file":"/p\\nFORGED: key"}' \
+  > "$D/store.json"; chmod 600 "$D/store.json"; chown root "$D/store.json"
+out=$("$BIN" -c "$D/cf" --oauth-status "$D/store.json" 2>&1)
+echo "$out" >> "$D/all.out"
+grep -q "key file /k?FORGED: yes" <<<"$out" && ! grep -q "^FORGED" <<<"$out" \
+  && ok "--oauth-status: a line end in a store's path is shown as ?, not a new line" || bad "--oauth-status forged: $out"
+
 # No secret in anything printed or logged.
 if grep -rqF -e "$PW" -e "someone-elses-secret" -e "wJalrXUtnFEMI" "$D/all.out" "$D/authrelay.log"; then
   bad "a secret appears in the output or the log"
