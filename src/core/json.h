@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace authrelay {
 
@@ -66,13 +67,21 @@ inline long long JsonNumber(const Json& j, const char* key) {
   return std::stoll(v);
 }
 
-// A parsed document held copies of secrets: wipe every string in it.
+// A parsed document held copies of secrets: wipe every string in it (object
+// keys are names, not secrets). Without recursion: a hostile store or
+// endpoint answer may nest half a million levels deep, which the parser
+// takes and the call stack would not.
 inline void WipeJson(Json& j) {
-  if (j.is_string()) {
-    std::string& s = j.get_ref<std::string&>();
-    WipeBytes(s.data(), s.size());
-  } else if (j.is_structured()) {
-    for (auto& child : j) WipeJson(child);
+  std::vector<Json*> pending{&j};
+  while (!pending.empty()) {
+    Json* v = pending.back();
+    pending.pop_back();
+    if (v->is_string()) {
+      std::string& s = v->get_ref<std::string&>();
+      WipeBytes(s.data(), s.size());
+    } else if (v->is_structured()) {
+      for (auto& child : *v) pending.push_back(&child);
+    }
   }
 }
 

@@ -55,11 +55,16 @@ Credentials SplitCredentialValue(Secret value) {
     c.oauth_store = std::string(rest.substr(kOAuth.size() - 1));
   } else if (rest.starts_with(kFile)) {
     c.password_file = std::string(rest.substr(kFile.size() - 1));
-  } else if (rest.starts_with(kSes) && rest.find(":/", kSes.size()) != std::string_view::npos) {
+  } else if (rest.starts_with(kSes)) {
+    // REGION:/path. Whatever else follows "ses-key:" is a mistake in the
+    // map (a forgotten region, a relative path) that ResolvePassword
+    // refuses; sent as a password it would only fail AUTH and show the
+    // server our paths.
     std::string_view tail = rest.substr(kSes.size());
-    auto sep = tail.find(":/");
+    auto sep = tail.find(':');
+    c.ses_key = true;
     c.ses_region = std::string(tail.substr(0, sep));
-    c.password_file = std::string(tail.substr(sep + 1));
+    if (sep != std::string_view::npos) c.password_file = std::string(tail.substr(sep + 1));
   } else {
     c.password = Secret(std::string(rest));
   }
@@ -96,24 +101,36 @@ Secret SesSmtpPassword(const Secret& secret_access_key, const std::string& regio
 }
 
 std::string PasswordSource(const Credentials& c) {
-  if (!c.ses_region.empty()) return "SES key file " + c.password_file + " (region " + c.ses_region + ")";
+  if (c.ses_key) {
+    return "SES key file " + (c.password_file.starts_with('/') ? c.password_file : "?") + " (region " +
+           (ValidAwsRegion(c.ses_region) ? c.ses_region : "?") + ")";
+  }
   if (!c.password_file.empty()) return "file " + c.password_file;
   return "map";
 }
 
 Result<Secret> ResolvePassword(const Credentials& c, uid_t owner) {
-  if (c.password_file.empty()) return Secret(std::string(c.password.Reveal()));
-  const char* what = c.ses_region.empty() ? "password file " : "SES secret key file ";
+  if (!c.PasswordOutsideMap()) return Secret(std::string(c.password.Reveal()));
+  const char* what = c.ses_key ? "SES secret key file " : "password file ";
+  // Only an absolute path is shown: what follows a malformed "ses-key:" may
+  // be a password.
+  const std::string named = c.password_file.starts_with('/') ? c.password_file : "(no absolute path given)";
   auto unusable = [&](const std::string& why, std::string fix = {}) {
     return Failure("4.3.5", "SASL password unavailable",
-                   std::string(what) + c.password_file +
+                   std::string(what) + named +
                        (c.matched_key.empty() ? "" : " (credentials for " + Printable(c.matched_key, 200) + ")") +
                        ": " + why)
         .WithFix(std::move(fix));
   };
-  if (!c.ses_region.empty() && !ValidAwsRegion(c.ses_region)) {
-    return unusable("\"" + Printable(c.ses_region, 40) + "\" is not an AWS region",
-                    "write the map value as ACCESS_KEY_ID:ses-key:us-east-1:/path");
+  // Not echoed: when the value is malformed, the "region" may be a password
+  // that happens to begin with "ses-key:".
+  if (c.ses_key && !ValidAwsRegion(c.ses_region)) {
+    return unusable("ses-key: what precedes the path is not an AWS region (as in email-smtp.REGION.amazonaws.com)",
+                    "write the map value as ACCESS_KEY_ID:ses-key:us-east-1:/absolute/path");
+  }
+  if (!c.password_file.starts_with('/')) {  // only a malformed ses-key: value gets here
+    return unusable("ses-key: no absolute path to the key file after the region",
+                    "write the map value as ACCESS_KEY_ID:ses-key:us-east-1:/absolute/path");
   }
   Secret content;
   if (Notice why = ReadPrivateFile(c.password_file, owner, 64 * 1024, &content); !why.what.empty()) {
@@ -123,7 +140,7 @@ Result<Secret> ResolvePassword(const Credentials& c, uid_t owner) {
   std::size_t end = text.find_first_of("\r\n");
   Secret line(text.substr(0, end));
   if (line.empty()) return unusable("the first line is empty", "write the password on the first line");
-  if (c.ses_region.empty()) return line;
+  if (!c.ses_key) return line;
   // An IAM secret access key is 40 base64 characters today; whitespace
   // around it is a copy-and-paste accident, not part of the key.
   std::string_view key = Trim(line.Reveal());

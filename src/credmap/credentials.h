@@ -37,8 +37,13 @@ struct Credentials {
   // Set when the value is "ACCESS_KEY_ID:ses-key:REGION:/absolute/path": the
   // file holds an IAM secret access key, and the Amazon SES SMTP password is
   // derived from it for REGION (SesSmtpPassword); the username is the key ID.
-  // password_file is then the key file.
+  // password_file is then the key file. ses_key is set for every password
+  // that begins "ses-key:", well formed or not: a malformed one (no region,
+  // no path, a relative path) defers; it is never sent as a password.
   std::string ses_region;
+  bool ses_key = false;
+  // The password is to be read from a file (and maybe derived), not the map's.
+  bool PasswordOutsideMap() const { return ses_key || !password_file.empty(); }
   std::string matched_key;  // which lookup key found it
   std::string table;        // which table answered
 };
@@ -64,8 +69,8 @@ Result<std::optional<Credentials>> FindCredentials(TableList& tables, const Cred
 // "user:pass" -> (user, pass). No colon: empty password (as Postfix).
 // "user:oauth2:/p", "user:file:/p" and "user:ses-key:REGION:/p" name where
 // the secret lives instead (see above). A password that really begins with
-// one of those prefixes followed by an absolute path cannot be written in
-// the map: put it in a file and use user:file:/path.
+// "oauth2:/", "file:/" or "ses-key:" cannot be written in the map: put it in
+// a file and use user:file:/path.
 Credentials SplitCredentialValue(Secret value);
 
 // The password to send: the map's, or read from password_file (and, for

@@ -137,8 +137,8 @@ class Checker {
     for (auto& hit : values.value()) {
       Credentials c = SplitCredentialValue(std::move(hit.value));
       if (!c.oauth_store.empty()) stores.insert(c.oauth_store);
-      if (!c.password_file.empty()) {
-        auto password = ResolvePassword(c, OwnerToJudgeAs(c.password_file));
+      if (c.PasswordOutsideMap()) {
+        auto password = ResolvePassword(c, PipeUserToJudgeAs(c.password_file));
         if (!password.ok()) {
           Error(password.failure().bare_detail() + ": deliveries that use it would defer", password.failure().fix());
         }
@@ -146,7 +146,7 @@ class Checker {
     }
     std::time_t now = std::time(nullptr);
     for (const std::string& path : stores) {
-      auto store = ReadTokenStore(path, OwnerToJudgeAs(path));
+      auto store = ReadTokenStore(path, PipeUserToJudgeAs(path));
       if (!store.ok()) {
         Error(store.failure().bare_detail() + ": deliveries for it would defer", store.failure().fix());
         continue;
@@ -155,7 +155,7 @@ class Checker {
       // The flows without a person depend on their key (and certificate)
       // being usable, not on a refresh token.
       if (t.grant_type == "jwt_bearer") {
-        auto key = ReadServiceAccountKey(t.key_file, OwnerToJudgeAs(t.key_file));
+        auto key = ReadServiceAccountKey(t.key_file, PipeUserToJudgeAs(t.key_file));
         if (!key.ok()) {
           Error("OAuth token store " + path + ": " + key.failure().bare_detail() + ": deliveries for it would defer",
                 key.failure().fix());
@@ -165,7 +165,7 @@ class Checker {
       if (!t.certificate.empty()) {
         auto cert = ReadCertificate(t.certificate);
         Secret key;
-        Notice why = ReadPrivateFile(t.private_key_file, OwnerToJudgeAs(t.private_key_file), 64 * 1024, &key);
+        Notice why = ReadPrivateFile(t.private_key_file, PipeUserToJudgeAs(t.private_key_file), 64 * 1024, &key);
         if (!cert.ok()) {
           Error("OAuth token store " + path + ": " + cert.failure().detail(), "");
         } else if (cert.value().not_after - static_cast<long long>(now) < s_.oauth_expiry_warning) {
@@ -292,7 +292,7 @@ class Checker {
           creds = std::move(f.value());
           h.credentials = true;
           h.username = creds->username;
-          if (creds->password.empty() && creds->password_file.empty() && creds->oauth_store.empty()) {
+          if (creds->password.empty() && !creds->PasswordOutsideMap() && creds->oauth_store.empty()) {
             Warn("the entry for " + hop.verbatim + " has no password (no colon in the value)",
                  "write the value as username:password");
           }

@@ -129,7 +129,7 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) +
                    (!creds->oauth_store.empty()     ? ", OAuth token store " + creds->oauth_store
-                    : creds->password_file.empty() ? ", password " + SecretFingerprint(creds->password.Reveal())
+                    : !creds->PasswordOutsideMap() ? ", password " + SecretFingerprint(creds->password.Reveal())
                                                    : ", password from " + PasswordSource(*creds)));
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
@@ -281,7 +281,7 @@ int RunLookup(const Options& o, const Context& ctx) {
         if (!found.value()->oauth_store.empty()) {
           entry["oauth_store"] = found.value()->oauth_store;
         } else {
-          auto password = ResolvePassword(*found.value(), OwnerToJudgeAs(found.value()->password_file));
+          auto password = ResolvePassword(*found.value(), PipeUserToJudgeAs(found.value()->password_file));
           entry["password_source"] = PasswordSource(*found.value());
           if (password.ok()) entry["password"] = SecretFingerprint(password.value().Reveal());
           else entry["password_error"] = password.failure().detail();
@@ -298,8 +298,8 @@ int RunLookup(const Options& o, const Context& ctx) {
                   << found.value()->oauth_store << ")\n";
       } else if (found.value()) {
         // A password file is judged as the delivery will: as its owner.
-        auto password = ResolvePassword(*found.value(), OwnerToJudgeAs(found.value()->password_file));
-        std::string from = found.value()->password_file.empty() ? "" : " from " + PasswordSource(*found.value());
+        auto password = ResolvePassword(*found.value(), PipeUserToJudgeAs(found.value()->password_file));
+        std::string from = found.value()->PasswordOutsideMap() ? " from " + PasswordSource(*found.value()) : "";
         if (password.ok()) {
           std::cout << "  => username " << found.value()->username << ", password" << from << " <hidden, "
                     << SecretFingerprint(password.value().Reveal()) << ">\n";

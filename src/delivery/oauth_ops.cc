@@ -86,11 +86,14 @@ int RunOAuthStatus(const Options& o, const Context& ctx) {
             << "\n"
             << "last refresh: " << ago(t.refreshed_at) << "\n";
   if (t.grant_type == "jwt_bearer") {
-    std::cout << "service account: " << Printable(t.client_id, 200) << ", key file " << t.key_file
+    // Paths from the store are shown Printable too: a line end in one must
+    // not forge a line of this report.
+    std::cout << "service account: " << Printable(t.client_id, 200) << ", key file " << Printable(t.key_file, 300)
               << ", acting for " << Printable(t.subject, 200) << "\n";
   }
   if (!t.certificate.empty()) {
-    std::cout << "client assertion: certificate " << t.certificate << ", key " << t.private_key_file << "\n";
+    std::cout << "client assertion: certificate " << Printable(t.certificate, 300) << ", key "
+              << Printable(t.private_key_file, 300) << "\n";
     auto cert = ReadCertificate(t.certificate);
     if (!cert.ok()) {
       std::cout << "certificate UNUSABLE: " << cert.failure().detail() << "\n";

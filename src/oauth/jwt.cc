@@ -7,9 +7,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "core/base64.h"
 #include "core/private_file.h"
@@ -77,7 +75,7 @@ Result<Secret> SignJwtRs256(const Json& header, const Json& claims, const Secret
 
 Result<ServiceAccountKey> ReadServiceAccountKey(const std::string& path, uid_t owner) {
   auto bad = [&](const std::string& why, std::string fix = {}) {
-    return JwtFailure("service account key file unusable", "service account key file " + path + ": " + why)
+    return JwtFailure("service account key file unusable", "service account key file " + Printable(path, 300) + ": " + why)
         .WithFix(std::move(fix));
   };
   Secret text;
@@ -107,17 +105,16 @@ Result<Secret> ServiceAccountAssertion(const ServiceAccountKey& key, const std::
 }
 
 Result<CertificateInfo> ReadCertificate(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    return JwtFailure("certificate unreadable", "certificate " + path + ": cannot read it (the PEM file uploaded to "
-                                                                      "the app registration)");
+  // The path comes from a store: a FIFO must not hang us, /dev/zero must
+  // not fill memory. A certificate chain is a few KiB.
+  std::string pem;
+  if (Notice why = ReadRegularFile(path, 1 << 20, &pem); !why.what.empty()) {
+    return JwtFailure("certificate unreadable", "certificate " + Printable(path, 300) + ": " + why.what +
+                                                    " (the PEM file uploaded to the app registration)");
   }
-  std::string pem = text.str();
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!cert) return JwtFailure("certificate unreadable", "certificate " + path + ": not a PEM certificate");
+  if (!cert) return JwtFailure("certificate unreadable", "certificate " + Printable(path, 300) + ": not a PEM certificate");
   int der_len = i2d_X509(cert.get(), nullptr);
   std::string der(static_cast<std::size_t>(der_len > 0 ? der_len : 0), '\0');
   unsigned char* p = reinterpret_cast<unsigned char*>(der.data());
@@ -140,7 +137,7 @@ Result<Secret> CertificateAssertion(const std::string& client_id, const std::str
   if (!cert.ok()) return cert.failure();
   Secret key;
   if (Notice why = ReadPrivateFile(key_path, owner, 64 * 1024, &key); !why.what.empty()) {
-    return JwtFailure("private key file unusable", "private key file " + key_path + ": " + why.what).WithFix(why.fix);
+    return JwtFailure("private key file unusable", "private key file " + Printable(key_path, 300) + ": " + why.what).WithFix(why.fix);
   }
   std::string jti = RandomId();
   if (jti.empty()) return JwtFailure("no random bytes from OpenSSL");

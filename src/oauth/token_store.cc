@@ -36,7 +36,15 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
   if (store.token_endpoint.rfind("https://", 0) != 0) {
     return StoreFailure(store.path, "token_endpoint must be an https:// URL");
   }
+  // sent keeps what an endpoint echoing our request must not make us
+  // print, as sent and form-encoded (WithoutEchoes).
   Secret body;
+  std::vector<Secret> sent;
+  auto secret_field = [&](const char* name, const std::string& value) {
+    FormAppend(body, name, value);
+    sent.emplace_back(std::string(value));
+    sent.emplace_back(FormEncode(value));
+  };
   if (store.grant_type == "jwt_bearer") {
     // RFC 7523 §2.1: the signed JWT is the whole grant; no client_id.
     auto key = ReadServiceAccountKey(store.key_file, OwnerToJudgeAs(store.key_file));
@@ -45,7 +53,7 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     auto assertion = ServiceAccountAssertion(key.value(), store.subject, store.scope, store.token_endpoint, now);
     if (!assertion.ok()) return assertion.failure();
     FormAppend(body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
-    FormAppend(body, "assertion", assertion.value().Reveal());
+    secret_field("assertion", assertion.value().Reveal());
   } else {
     FormAppend(body, "grant_type", store.grant_type);
     FormAppend(body, "client_id", store.client_id);
@@ -55,13 +63,13 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
                                             store.private_key_file, OwnerToJudgeAs(store.private_key_file), now);
       if (!assertion.ok()) return assertion.failure();
       FormAppend(body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
-      FormAppend(body, "client_assertion", assertion.value().Reveal());
+      secret_field("client_assertion", assertion.value().Reveal());
     } else if (!store.client_secret.empty()) {
-      FormAppend(body, "client_secret", store.client_secret.Reveal());
+      secret_field("client_secret", store.client_secret.Reveal());
     }
     if (store.grant_type == "refresh_token") {
       if (store.refresh_token.empty()) return StoreFailure(store.path, "no refresh_token", "enrol the account again");
-      FormAppend(body, "refresh_token", store.refresh_token.Reveal());
+      secret_field("refresh_token", store.refresh_token.Reveal());
     } else if (store.grant_type != "client_credentials") {
       return StoreFailure(store.path, "grant_type must be refresh_token, client_credentials or jwt_bearer");
     }
@@ -72,6 +80,9 @@ Status RefreshTokenStore(TokenStore& store, const TokenHttpPost& post, std::time
     return Failure("4.7.0", "OAuth token refresh failed: " + response.failure().text(), response.failure().detail());
   }
   TokenAnswer answer = ParseTokenAnswer(response.value());
+  WipeBytes(response.value().body.data(), response.value().body.size());
+  answer.error = WithoutEchoes(answer.error, sent);
+  answer.description = WithoutEchoes(answer.description, sent);
   if (!answer.ok) {
     std::string url = store.token_endpoint.substr(0, store.token_endpoint.find('?'));
     log::Warning("OAuth token refresh for " + store.path + " refused by " + Printable(url, 200) + ": " +
@@ -150,9 +161,8 @@ void FormAppend(Secret& form, std::string_view name, std::string_view value) {
   }
 }
 
-std::string FormEncode(const std::string& s) {
+void AppendFormEncoded(std::string& out, std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
-  std::string out;
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
     else if (c == ' ') out += '+';
@@ -160,6 +170,40 @@ std::string FormEncode(const std::string& s) {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 15];
+    }
+  }
+}
+
+std::string FormEncode(const std::string& s) {
+  std::string out;
+  AppendFormEncoded(out, s);
+  return out;
+}
+
+std::string WithoutEchoes(const std::string& text, const std::vector<Secret>& sent) {
+  // Any run of kMinEcho characters found in a secret we sent is part of it:
+  // short enough for a piece of a token, long enough that ordinary words
+  // ("invalid_grant: Token has") are never one.
+  constexpr std::size_t kMinEcho = 12;
+  auto in_sent = [&sent](std::string_view piece) {
+    for (const Secret& s : sent) {
+      if (s.Reveal().find(piece) != std::string::npos) return true;
+    }
+    return false;
+  };
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t len = 0;
+    if (text.size() - i >= kMinEcho && in_sent(std::string_view(text).substr(i, kMinEcho))) {
+      len = kMinEcho;
+      while (i + len < text.size() && in_sent(std::string_view(text).substr(i, len + 1))) ++len;
+    }
+    if (len == 0) {
+      out += text[i++];
+    } else {
+      out += "[what we sent]";
+      i += len;
     }
   }
   return out;

@@ -22,6 +22,8 @@
 #include <ctime>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "core/secret.h"
@@ -136,6 +138,11 @@ std::string FormEncode(const std::string& s);
 // straight into a Secret: a form carrying a client secret, refresh token or
 // code never passes through a plain string (docs/DESIGN.md §8.2).
 void FormAppend(Secret& form, std::string_view name, std::string_view value);
+void AppendFormEncoded(std::string& out, std::string_view s);
+// text with every piece (12 characters or more) of the secrets we sent
+// replaced by "[what we sent]": a token endpoint's error may echo our
+// request, and its error is logged and shown.
+std::string WithoutEchoes(const std::string& text, const std::vector<Secret>& sent);
 // Its inverse ('+' is a space, %XX a byte); bad escapes are kept as is.
 std::string FormDecode(const std::string& s);
 

@@ -220,6 +220,9 @@ cat > "$D/sasl_passwd" <<P
 [plain.example]:587   e@example.com:app-password
 P
 postmap -c "$D/cf" "hash:$D/sasl_passwd"
+# --check run as root judges each store as its owner, the pipe user; a
+# root-owned store is an error (no delivery runs as root).
+chown nobody "$D/fresh.json" "$D/aging.json" "$D/dead.json"
 out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd" --check 2>&1); rc=$?
 grep -q "^warning: OAuth token store $D/aging.json: the refresh token may stop working in 10 days (Microsoft drops" <<<"$out" \
   && ok "--check warns 10 days before a Microsoft refresh token's 90 unused days run out" || bad "aging: $out"
@@ -337,6 +340,7 @@ cat > "$D/sasl_passwd2" <<P
 [cert.example]:587 app@example.com:oauth2:$D/enrol/cert.json
 P
 postmap -c "$D/cf" "hash:$D/sasl_passwd2"
+chown nobody "$D/enrol/sa.json" "$D/enrol/cert.json" "$D/sa-key.json" "$D/app.key"
 chmod 644 "$D/app.key"
 out=$(run -o smtp_sasl_auth_enable=yes -o "smtp_sasl_password_maps=hash:$D/sasl_passwd2" --check 2>&1); rc=$?
 echo "$out" > "$D/c-check-assert.out"

@@ -151,10 +151,26 @@ BOOST_AUTO_TEST_CASE(file_and_ses_key_values_name_where_the_secret_lives) {
   BOOST_TEST(s.password_file == "/etc/authrelay/ses.key");
   BOOST_TEST(PasswordSource(s) == "SES key file /etc/authrelay/ses.key (region eu-west-1)");
   // Anything else is still a password: relative paths, other prefixes.
-  for (const char* pw : {"file:relative", "file", "ses-key:us-east-1", "ses-key:x", "File:/x", "pw:file:/x"}) {
+  for (const char* pw : {"file:relative", "file", "File:/x", "pw:file:/x", "Ses-key:x"}) {
     Credentials p = SplitCredentialValue(Secret(std::string("u:") + pw));
     BOOST_TEST(p.password_file.empty());
+    BOOST_TEST(!p.PasswordOutsideMap());
     BOOST_TEST(p.password.Reveal() == pw);
+  }
+  // But "ses-key:" always names an SES key: a malformed one (no region, no
+  // path, a relative path) defers instead of going to the server as a
+  // password, and its parts are not echoed (they might be a password).
+  for (const char* pw : {"ses-key:us-east-1", "ses-key:x", "ses-key:/etc/k", "ses-key:us-east-1:k", "ses-key:"}) {
+    Credentials p = SplitCredentialValue(Secret(std::string("AKIA:") + pw));
+    BOOST_TEST(p.PasswordOutsideMap(), pw);
+    BOOST_TEST(p.password.empty(), pw);
+    auto r = ResolvePassword(p, geteuid());
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.failure().dsn() == "4.3.5");
+    std::string after = std::string(pw).substr(8);  // a region alone may be named
+    if (after.empty() || ValidAwsRegion(after)) continue;
+    BOOST_TEST(r.failure().detail().find(after) == std::string::npos, r.failure().detail());
+    BOOST_TEST(PasswordSource(p).find(after) == std::string::npos, PasswordSource(p));
   }
 }
 
