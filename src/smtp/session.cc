@@ -38,14 +38,16 @@ std::string WithClass(const std::string& dsn, char cls) {
 }  // namespace
 
 Session::Session(Transport& transport, std::string server_name, std::uint16_t port, const SessionPolicy& policy)
-    : transport_(transport), server_(std::move(server_name)), port_(port), policy_(policy) {}
+    : transport_(transport), server_(std::move(server_name)), port_(port), policy_(policy) {
+  if (policy_.credentials) sent_secrets_.Add(policy_.credentials->password.Reveal());
+}
 
 Deadline Session::Stage(long seconds, Deadline overall) const {
   return Deadline::After(std::chrono::seconds(seconds)).Min(overall);
 }
 
 Failure Session::IoFailure(IoStatus s, const char* stage) const {
-  std::string why = transport_.last_error();
+  std::string why = sent_secrets_.Scrub(transport_.last_error());
   if (s == IoStatus::kTimeout) {
     return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage);
   }
@@ -72,6 +74,8 @@ std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadlin
   for (;;) {
     IoStatus s = transport_.ReadLine(line, policy_.reply_line_limit, d);
     if (s != IoStatus::kOk) return IoFailure(s, stage);
+    // The one place server text comes in: scrubbed before anything sees it.
+    if (!sent_secrets_.empty()) line = sent_secrets_.Scrub(line);
     ReplyParser::State st = parser.Feed(line);
     if (st == ReplyParser::State::kMore) continue;
     if (st == ReplyParser::State::kError) {
@@ -212,8 +216,11 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   Deadline d = Stage(policy_.helo_timeout, overall);
   std::string command = "AUTH " + start.mechanism;
   bool sent_inline = false;
+  const std::string username = policy_.credentials ? policy_.credentials->username : std::string();
   if (start.response) {
+    sent_secrets_.AddSaslResponse(*start.response, username);
     std::string b64 = start.response->empty() ? "=" : Base64Encode(*start.response);
+    sent_secrets_.Add(b64);
     // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
     if (command.size() + b64.size() + 3 <= 512) {
       command += " " + b64;
@@ -254,11 +261,14 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       if (!step.ok()) {
         Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
-                                    step.failure().text(), step.failure().detail());
+                                    sent_secrets_.Scrub(step.failure().text()),
+                       sent_secrets_.Scrub(step.failure().detail()));
       }
       response = std::move(step).value();
     }
     Secret encoded(Base64Encode(response));
+    sent_secrets_.AddSaslResponse(response, username);
+    sent_secrets_.Add(encoded.Reveal());
     OPENSSL_cleanse(response.data(), response.size());
     if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
   }

@@ -22,6 +22,7 @@
 #include "sasl/sasl_client.h"
 #include "smtp/ehlo.h"
 #include "smtp/reply.h"
+#include "smtp/secret_scrubber.h"
 #include "tls/tls_client.h"
 
 namespace authrelay {
@@ -104,6 +105,10 @@ class Session {
   const SessionPolicy& policy_;
   Capabilities caps_;
   bool helo_only_ = false;
+  // Everything we sent while authenticating (and the password itself):
+  // every server line is scrubbed of it as it is read, before anything
+  // logs, prints or quotes it.
+  SecretScrubber sent_secrets_;
 };
 
 }  // namespace authrelay

@@ -2,8 +2,11 @@
 // within its deadline, with no AUTH over an unprotected connection. Each
 // row of tests/README.md's table points at one of these.
 #include <boost/test/unit_test.hpp>
+#include <sched.h>
+
 #include <chrono>
 
+#include "core/base64.h"
 #include "protocol/scripted_server.h"
 #include "protocol/test_client.h"
 
@@ -119,6 +122,97 @@ BOOST_AUTO_TEST_CASE(stall_at_each_stage_times_out_as_smtp8_says) {
       BOOST_TEST(r.failure->dsn() == "4.4.2");
       BOOST_TEST(r.failure->text() == "conversation with mx.test[127.0.0.1] " + st.words);
       BOOST_TEST(took < std::chrono::seconds(4));
+    }
+  }
+}
+
+// Data that keeps coming must not keep us past the deadline: a reply line
+// that never ends, at the greeting, after the final dot and inside TLS.
+BOOST_AUTO_TEST_CASE(flood_without_line_end_times_out_at_the_deadline) {
+  struct Case {
+    std::function<void(ScriptedServer&)> script;
+    std::string words;
+  } cases[] = {
+      {[](ScriptedServer& s) { s.SendRaw("220 ").Flood("x"); }, "while receiving the initial server greeting"},
+      {[](ScriptedServer& s) { s.Send("220 mx").Expect("EHLO").SendRaw("250-").Flood("y"); },
+       "while performing the EHLO handshake"},
+      {[](ScriptedServer& s) {
+         Plain(s).Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok").Expect("DATA").Send("354 go").ReadData()
+             .SendRaw("250 ").Flood("z");
+       },
+       "while sending end of data -- message may be sent more than once"},
+      {[](ScriptedServer& s) { UpToTls(s, "server").Expect("EHLO").SendRaw("250 ").Flood("t"); },
+       "while performing the EHLO handshake"},
+  };
+  // Client and server on one CPU: the flood then always has bytes waiting
+  // when we read (with two CPUs the client sometimes catches up and a
+  // deadline checked only on blocking reads fires by luck).
+  cpu_set_t saved, one;
+  sched_getaffinity(0, sizeof saved, &saved);
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  sched_setaffinity(0, sizeof one, &one);
+  struct Restore {
+    cpu_set_t* s;
+    ~Restore() { sched_setaffinity(0, sizeof *s, s); }
+  } restore{&saved};
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.words) {
+      ScriptedServer srv;
+      c.script(srv);
+      auto start = std::chrono::steady_clock::now();
+      AttemptResult r = RunPlain(srv);
+      double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      BOOST_TEST_MESSAGE("flood " << c.words << ": " << took << " s, "
+                                  << (r.failure ? r.failure->dsn() + " " + r.failure->text() : "delivered"));
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == "4.4.2");
+      BOOST_TEST(r.failure->text() == "conversation with mx.test[127.0.0.1] timed out " + c.words);
+      BOOST_TEST(took < 1.6);  // stage timeouts are 1 s
+    }
+  }
+}
+
+// Every form of what we sent while authenticating that could show up in
+// our output: the password, the PLAIN blob raw and in base64, and the base64
+// of the password inside any longer base64 blob (three alignments).
+std::vector<std::string> AuthLeaks(const std::string& user, const std::string& password) {
+  std::string blob = std::string(1, '\0') + user + '\0' + password;
+  std::vector<std::string> leaks = {password, Base64Encode(blob), "AUTH PLAIN " + Base64Encode(blob).substr(0, 8)};
+  for (int k = 0; k < 3; ++k) {
+    std::string enc = Base64Encode(std::string(static_cast<std::size_t>(k), 'q') + password + "tail");
+    std::size_t first = (8 * static_cast<std::size_t>(k) + 5) / 6;
+    leaks.push_back(enc.substr(first, 8));  // 8 characters made of password bits only
+  }
+  return leaks;
+}
+
+BOOST_AUTO_TEST_CASE(server_echoing_auth_is_not_quoted) {
+  for (bool soft_bounce : {true, false}) {
+    BOOST_TEST_CONTEXT("smtp_sasl_auth_soft_bounce = " << (soft_bounce ? "yes" : "no")) {
+      ScriptedServer srv;
+      std::string blob = std::string(1, '\0') + "alice" + '\0' + kPassword;
+      // The echo in four shapes: the whole line, the bare blob, the blob
+      // inside longer base64 at other alignments, and the password.
+      UpToTls(srv, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN")
+          .SendEcho("535-5.7.8 bad: you sent ").SendEcho("535-5.7.8 ")
+          .Send("535-5.7.8 in " + Base64Encode("x" + blob + "y") + " / " + Base64Encode("xy" + blob))
+          .Send("535 5.7.8 password " + kPassword + " is wrong").Expect("QUIT");
+      srv.Start();
+      FastClient c;
+      c.tls.level = TlsLevel::kEncrypt;
+      c.policy.auth_soft_bounce = soft_bounce;
+      AttemptResult r = c.Run(srv.port(), true);
+      srv.Finish();
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == (soft_bounce ? "4.7.8" : "5.7.8"));
+      BOOST_TEST(r.failure->text().find("you sent AUTH PLAIN [redacted]") != std::string::npos, r.failure->text());
+      std::string log = ReadFile(GlobalSetup::LogPath());
+      for (const std::string& leak : AuthLeaks("alice", kPassword)) {
+        BOOST_TEST(r.failure->text().find(leak) == std::string::npos, "status line leaks " << leak);
+        BOOST_TEST(r.failure->detail().find(leak) == std::string::npos, "detail leaks " << leak);
+        BOOST_TEST(log.find(leak) == std::string::npos, "log leaks " << leak);
+      }
     }
   }
 }

@@ -1,0 +1,51 @@
+// SecretScrubber: every form of a secret we sent is removed from server
+// text, including its base64 inside a longer blob at any alignment.
+#include "smtp/secret_scrubber.h"
+
+#include <boost/test/unit_test.hpp>
+
+#include "core/base64.h"
+
+using namespace authrelay;
+
+BOOST_AUTO_TEST_SUITE(secret_scrubber)
+
+BOOST_AUTO_TEST_CASE(raw_printable_and_base64_at_every_alignment) {
+  const std::string pw = "Tr0ub4dor&3-horse";
+  SecretScrubber s;
+  s.Add(pw);
+  BOOST_TEST(s.Scrub("535 you said " + pw + " ok") == "535 you said [redacted] ok");
+  for (std::string before : {"", "a", "ab", "abc", "\x01\x02"}) {
+    for (std::string after : {"", "z", "zz", "zzz"}) {
+      std::string enc = Base64Encode(before + pw + after);
+      std::string out = s.Scrub("535 " + enc);
+      BOOST_TEST_CONTEXT("prefix " << before.size() << " suffix " << after.size() << ": " << out) {
+        BOOST_TEST(out.find("[redacted]") != std::string::npos);
+        // What is left of the encoding around the mark is at most the
+        // characters that mix in the bytes around the secret.
+        BOOST_TEST(out.size() <= 4 + 10 + 10);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sasl_fields_control_bytes_and_cut_tail) {
+  SecretScrubber s;
+  std::string plain = std::string(1, '\0') + "alice" + '\0' + "hunter2hunter2";
+  s.AddSaslResponse(plain, "alice");
+  s.AddSaslResponse("user=alice\x01" "auth=Bearer ya29.AbCdEfGhIjKl\x01\x01", "alice");
+  BOOST_TEST(s.Scrub("?alice?hunter2hunter2") == "[redacted]");           // sanitised echo of the blob
+  BOOST_TEST(s.Scrub("bad password hunter2hunter2") == "bad password [redacted]");
+  BOOST_TEST(s.Scrub("token ya29.AbCdEfGhIjKl expired") == "token [redacted] expired");
+  BOOST_TEST(s.Scrub("user alice unknown") == "user alice unknown");        // the user name is not a secret
+  BOOST_TEST(s.Scrub("line cut in hunter2hun") == "line cut in [redacted]");  // cut in the middle of an echo
+}
+
+BOOST_AUTO_TEST_CASE(short_forms_are_not_kept) {
+  SecretScrubber s;
+  s.Add("abc");
+  BOOST_TEST(s.empty());
+  BOOST_TEST(s.Scrub("abcabc") == "abcabc");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
