@@ -21,6 +21,7 @@
 #include "net/dns.h"
 #include "oauth/http_client.h"
 #include "sasl/oauth_client.h"
+#include "smtp/address.h"
 
 namespace authrelay {
 
@@ -235,17 +236,32 @@ Report Deliver(const Options& o, MessageSource& message) {
                 ", status=" + status + " (" + Printable(text, 900) + ")");
     }
   };
-  if (std::string why = AddressProblem(env.sender); !why.empty()) {
-    Failure f("5.1.7", "bad sender address syntax: " + why);
+  if (EnvelopePath p = MakeEnvelopePath(env.sender, /*null_allowed=*/true); !p.ok()) {
+    Failure f("5.1.7", "bad sender address syntax: " + p.problem);
     report_all("none", f.dsn(), "bounced", f.text());
     return FailureReport(f, s.soft_bounce);
   }
+  // A recipient we cannot send is refused on its own, like a recipient the
+  // server refuses: one run is one transaction with one status for all, so
+  // the run bounces only when every recipient was refused; otherwise nothing
+  // is sent and the run defers, so no good recipient is bounced or lost.
+  std::vector<std::string> refused;
   for (const auto& r : env.recipients) {
-    if (std::string why = AddressProblem(r); !why.empty()) {
-      Failure f("5.1.3", "bad recipient address syntax: " + why);
-      report_all("none", f.dsn(), "bounced", f.text());
-      return FailureReport(f, s.soft_bounce);
+    if (EnvelopePath p = MakeEnvelopePath(r, /*null_allowed=*/false); !p.ok()) {
+      refused.push_back("bad recipient address syntax: " + p.problem + ": <" + Printable(r, 80) + ">");
     }
+  }
+  if (!refused.empty()) {
+    bool all = refused.size() == env.recipients.size();
+    std::string text = refused.front();
+    if (refused.size() > 1) text += " (and " + std::to_string(refused.size() - 1) + " more recipients refused)";
+    if (!all) {
+      text += "; nothing was sent, so the other recipients are deferred too "
+              "(authrelay_destination_recipient_limit = 1 gives each recipient its own status)";
+    }
+    Failure f(all ? "5.1.3" : "4.1.3", text);
+    report_all("none", f.dsn(), all ? "bounced" : "deferred", f.text());
+    return FailureReport(f, s.soft_bounce);
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);

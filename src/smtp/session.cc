@@ -46,7 +46,8 @@ Deadline Session::Stage(long seconds, Deadline overall) const {
   return Deadline::After(std::chrono::seconds(seconds)).Min(overall);
 }
 
-Failure Session::IoFailure(IoStatus s, const char* stage) const {
+Failure Session::IoFailure(IoStatus s, const char* stage) {
+  connection_broken_ = true;
   std::string why = sent_secrets_.Scrub(transport_.last_error());
   if (s == IoStatus::kTimeout) {
     return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage);
@@ -80,6 +81,7 @@ std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadlin
     if (st == ReplyParser::State::kMore) continue;
     if (st == ReplyParser::State::kError) {
       // Garbage from the server: we cannot tell what it accepted, so defer.
+      connection_broken_ = true;
       return Failure("4.5.0", "host " + server_ + " sent a malformed reply while " + stage + ": " + parser.error());
     }
     reply = parser.Take();
@@ -92,6 +94,7 @@ std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadlin
 
 std::optional<Failure> Session::TlsHandshake(Deadline overall) {
   TlsFailure f = transport_.StartTls(Stage(policy_.starttls_timeout, overall));
+  if (f != TlsFailure::kNone) connection_broken_ = true;
   if (f == TlsFailure::kTimeout) {
     return Failure("4.4.2", "conversation with " + server_ + " timed out while performing the TLS handshake");
   }
@@ -302,6 +305,10 @@ std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overal
   return std::nullopt;
 }
 
+void Session::QuitIfTalking(Deadline overall) {
+  if (!connection_broken_) Quit(overall);
+}
+
 void Session::Quit(Deadline overall) {
   Deadline d = Stage(std::min<long>(policy_.quit_timeout, 5), overall);
   if (Send("QUIT", kQuit, d)) return;
@@ -311,7 +318,9 @@ void Session::Quit(Deadline overall) {
 
 AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline overall) {
   AttemptResult result;
+  // Before MAIL: another server of the next hop may take the mail.
   auto fail_early = [&](Failure f) {
+    QuitIfTalking(overall);
     result.failure = std::move(f);
     result.try_next = true;
     return result;
@@ -321,6 +330,24 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     result.try_next = false;
     return result;
   };
+
+  // Every address as it goes on the wire, quoted as smtp(8) quotes it.
+  // The caller refuses bad addresses before connecting; this is the guard
+  // that nothing else can reach the MAIL or RCPT line.
+  EnvelopePath sender = MakeEnvelopePath(env.sender, /*null_allowed=*/true);
+  if (!sender.ok()) {
+    connection_broken_ = true;  // nothing said yet
+    return fail(Failure("5.1.7", "bad sender address syntax: " + sender.problem));
+  }
+  std::vector<std::string> rcpt_paths;
+  for (const std::string& rcpt : env.recipients) {
+    EnvelopePath p = MakeEnvelopePath(rcpt, /*null_allowed=*/false);
+    if (!p.ok()) {
+      connection_broken_ = true;
+      return fail(Failure("5.1.3", "bad recipient address syntax: " + p.problem));
+    }
+    rcpt_paths.push_back(std::move(p.path));
+  }
 
   if (policy_.wrappermode) {
     if (auto f = TlsHandshake(overall)) return fail_early(*f);
@@ -345,6 +372,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
         if (transport_.HasBufferedInput()) {
           log::Warning("plaintext data received from " + server_ + " after the STARTTLS response; possible "
                        "command injection attack");
+          connection_broken_ = true;
           return fail_early(Failure("4.7.5", "Cannot start TLS: unexpected plaintext after the STARTTLS response"));
         }
         if (auto f = TlsHandshake(overall)) return fail_early(*f);
@@ -378,7 +406,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     return fail(Failure("5.6.7", "SMTPUTF8 is required, but was not offered by host " + server_));
   }
 
-  std::string mail = "MAIL FROM:<" + env.sender + ">";
+  std::string mail = "MAIL FROM:<" + sender.path + ">";
   if (caps_.size && env.size) mail += " SIZE=" + std::to_string(*env.size);
   if (caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (need_utf8) mail += " SMTPUTF8";
@@ -387,17 +415,17 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   // 2 + recipients. A group that could fill the socket buffers while the
   // server's replies wait unread is sent in lock step instead.
   std::size_t group_bytes = mail.size() + 8;
-  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12;
+  for (const std::string& rcpt : rcpt_paths) group_bytes += rcpt.size() + 12;
   const bool pipelined = caps_.pipelining && group_bytes <= 16 * 1024;
   const bool send_data = !policy_.dry_run;
   if (pipelined) {
     std::string group = mail + "\r\n";
-    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">\r\n";
+    for (const std::string& rcpt : rcpt_paths) group += "RCPT TO:<" + rcpt + ">\r\n";
     if (send_data) group += "DATA\r\n";
     if (policy_.trace) {
       // The transcript shows every command, as if sent one by one.
       log::Info("> " + server_ + ": " + Printable(mail, 300) + " (pipelined)");
-      for (const std::string& rcpt : env.recipients) log::Info("> " + server_ + ": RCPT TO:<" + Printable(rcpt, 300) + ">");
+      for (const std::string& rcpt : rcpt_paths) log::Info("> " + server_ + ": RCPT TO:<" + Printable(rcpt, 300) + ">");
       if (send_data) log::Info("> " + server_ + ": DATA");
     }
     IoStatus s = transport_.Write(group, Stage(policy_.mail_timeout, overall));
@@ -423,7 +451,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   }
 
   std::vector<Failure> refused;
-  for (const std::string& rcpt : env.recipients) {
+  for (const std::string& rcpt : rcpt_paths) {
     if (mail_refused && !pipelined) break;
     if (auto f = command("RCPT TO:<" + rcpt + ">", kRcpt, policy_.rcpt_timeout, r)) {
       return fail(mail_refused ? *mail_refused : *f);

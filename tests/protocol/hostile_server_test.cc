@@ -217,6 +217,69 @@ BOOST_AUTO_TEST_CASE(server_echoing_auth_is_not_quoted) {
   }
 }
 
+// smtp(8) says QUIT when the server refused something before MAIL, and
+// only then: not after a timeout, a dropped connection or a TLS failure.
+BOOST_AUTO_TEST_CASE(quit_after_a_refused_greeting_ehlo_starttls_or_auth) {
+  struct Case {
+    std::function<void(ScriptedServer&)> script;
+    TlsLevel level;
+    std::string dsn;
+  } cases[] = {
+      {[](ScriptedServer& s) { s.Send("554 5.3.2 go away").Expect("QUIT"); }, TlsLevel::kMay, "4.3.2"},
+      {[](ScriptedServer& s) {
+         s.Send("220 mx").Expect("EHLO").Send("550 no").Expect("HELO").Send("550 no").Expect("QUIT");
+       },
+       TlsLevel::kMay, "4.0.0"},
+      {[](ScriptedServer& s) {
+         s.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS")
+             .Send("454 4.7.0 TLS not available").Expect("QUIT");
+       },
+       TlsLevel::kEncrypt, "4.7.0"},
+      {[](ScriptedServer& s) { s.Send("220 mx").Expect("EHLO").Send("250 mx").Expect("QUIT"); }, TlsLevel::kEncrypt,
+       "4.7.4"},
+      {[](ScriptedServer& s) {
+         UpToTls(s, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN")
+             .Send("535 5.7.8 no").Expect("QUIT");
+       },
+       TlsLevel::kEncrypt, "4.7.8"},
+  };
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.dsn) {
+      ScriptedServer srv;
+      c.script(srv);
+      srv.Start();
+      FastClient client;
+      client.tls.level = c.level;
+      AttemptResult r = client.Run(srv.port(), true);
+      BOOST_TEST(srv.Finish() == "");
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == c.dsn);
+    }
+  }
+}
+
+// Addresses go out as smtp(8) sends them: quoted when needed, never quoted
+// twice, and no address can add a parameter to the MAIL or RCPT line.
+BOOST_AUTO_TEST_CASE(addresses_quoted_on_the_wire) {
+  ScriptedServer srv;
+  Plain(srv).Expect("MAIL FROM:<\"s p\"@example.org>").Send("250 ok")
+      .Expect("RCPT TO:<\"q r\"@example.test>").Send("250 ok")
+      .Expect("RCPT TO:<\"r@a> NOTIFY=NEVER <z\"@example.org>").Send("250 ok")
+      .Expect("DATA").Send("354 go").ReadData().Send("250 ok").Expect("QUIT");
+  srv.Start();
+  FastClient c;
+  c.env.sender = "s p@example.org";
+  c.env.recipients = {"\"q r\"@example.test", "r@a> NOTIFY=NEVER <z@example.org"};
+  AttemptResult r = c.Run(srv.port(), false);
+  BOOST_TEST(srv.Finish() == "");
+  BOOST_TEST(r.delivered);
+  for (const auto& l : srv.received()) {
+    if (l.rfind("MAIL", 0) != 0 && l.rfind("RCPT", 0) != 0) continue;
+    BOOST_TEST(l.find("<<") == std::string::npos);
+    BOOST_TEST(l.rfind('>') == l.size() - 1);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(connection_dropped_at_each_stage) {
   struct Stage {
     std::function<void(ScriptedServer&)> script;

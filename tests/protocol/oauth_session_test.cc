@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(refused_token_gets_the_empty_answer_and_defers) {
       .Expect("AUTH XOAUTH2 ")
       .Send("334 " + Base64Encode(R"({"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"})"))
       .Expect("").Send("535-5.7.8 Username and Password not accepted.").Send("535 5.7.8 https://support.google.com/mail/?p=BadCredentials")
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   s.Start();
   Client c;
   UseOAuth(c);
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(a_renewed_token_refused_again_is_not_retried_a_third_time) 
   RefuseToken(RefuseToken(UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
                               .Expect(XOAuth2Line("at-cached")))
                   .Expect(XOAuth2Line("at-renewed-1")))
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   ExpectDeferredAfterOneRefresh(s, store);
 }
 
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(a_token_issued_for_this_delivery_is_not_refreshed_again_whe
   ScriptedServer s;
   RefuseToken(UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
                   .Expect(XOAuth2Line("at-renewed-1")))
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   ExpectDeferredAfterOneRefresh(s, store);
 }
 
