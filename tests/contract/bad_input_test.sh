@@ -105,6 +105,13 @@ chgrp nogroup "$D/cf/map"; chmod 640 "$D/cf/map"
 postmap -c "$D/cf" "hash:$D/cf/map" 2>/dev/null
 cp -p "$D/cf/map.db" "$D/cf/good.db"
 sasl_cf "hash:$D/cf/map"
+# smtp-sink offers AUTH without TLS: credentials found, not sent in plaintext.
+run "-v with credentials" 75 "4.7.4 " "$D/small.eml" -v "$NH" --sender=a@x.test -- r@x.test
+if grep -q "password of ${#SECRET} bytes" "$D/cf/authrelay.log" && ! grep -q "sha256:" "$D/cf/authrelay.log"; then
+  ok "-v logs the password's length only"
+else
+  bad "-v password line: $(grep -o 'user [^,]*, password [^,]*' "$D/cf/authrelay.log" | head -1)"
+fi
 head -c 1000 "$D/cf/good.db" > "$D/cf/map.db"
 run "truncated .db defers" 75 "4.3.0 " "$D/small.eml" "$NH" --sender=a@x.test -- r@x.test
 head -c 16384 /dev/urandom > "$D/cf/map.db"
