@@ -3,6 +3,8 @@
 // row of tests/README.md's table points at one of these.
 #include <boost/test/unit_test.hpp>
 #include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -124,6 +126,22 @@ BOOST_AUTO_TEST_CASE(stall_at_each_stage_times_out_as_smtp8_says) {
       BOOST_TEST(took < std::chrono::seconds(4));
     }
   }
+}
+
+// The deadline holds whatever the server sends: with bytes waiting (a
+// flood always has some), a read or write after the deadline still times
+// out instead of going on.
+BOOST_AUTO_TEST_CASE(deadline_checked_even_when_data_is_waiting) {
+  int sv[2];
+  BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  std::string waiting = "250 ok\r\n" + std::string(100000, 'x');
+  BOOST_REQUIRE(write(sv[1], waiting.data(), 60000) > 0);  // as much as the socket takes
+  Connection conn{UniqueFd(sv[0]), nullptr};
+  Deadline past = Deadline::After(std::chrono::milliseconds(0));
+  std::string line;
+  BOOST_TEST((conn.ReadLine(line, 2048, past) == IoStatus::kTimeout));
+  BOOST_TEST((conn.Write("QUIT\r\n", past) == IoStatus::kTimeout));
+  close(sv[1]);
 }
 
 // Data that keeps coming must not keep us past the deadline: a reply line
