@@ -44,7 +44,7 @@ enum Op : unsigned char {
   kTlsUnverified = 5,
   kInject = 6,      // plaintext waiting after the STARTTLS reply
   kWriteFail = 7,   // our next write fails
-  kEchoB64 = 8,     // the base64 of "x" + the last thing we sent
+  kEchoB64 = 8,     // base64 of "x" + the last thing we sent (decoded if it was base64)
 };
 
 class HostileTransport final : public Transport {
@@ -80,7 +80,13 @@ class HostileTransport final : public Transport {
         case kStall: return Fail(IoStatus::kTimeout, "timed out");
         case kDrop: pos_ = script_.size(); return Fail(IoStatus::kEof, "connection closed");
         case kEcho: pending_ = "535 5.7.8 you sent " + last_sent_ + "\n"; break;
-        case kEchoB64: pending_ = "554 5.7.0 " + Base64Encode("x" + last_sent_) + "\n"; break;
+        case kEchoB64: {  // what we sent, decoded, re-encoded one byte off our alignment
+          std::string_view token = last_sent_;
+          if (auto sp = token.rfind(' '); sp != std::string_view::npos) token.remove_prefix(sp + 1);
+          auto decoded = Base64Decode(token);
+          pending_ = "554 5.7.0 " + Base64Encode("x" + (decoded ? *decoded : last_sent_)) + "\n";
+          break;
+        }
         case kTlsFail: tls_result_ = TlsFailure::kHandshake; break;
         case kTlsUnverified: tls_result_ = TlsFailure::kNotVerified; break;
         case kInject: inject_ = true; break;
