@@ -47,6 +47,7 @@ void SecretScrubber::Add(std::string_view secret) {
 }
 
 void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view username) {
+  if (response == username) return;  // AUTH LOGIN's first answer: not a secret
   Add(response);
   std::size_t start = 0;
   for (std::size_t i = 0; i <= response.size(); ++i) {
