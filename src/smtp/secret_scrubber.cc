@@ -49,18 +49,23 @@ void SecretScrubber::Add(std::string_view secret) {
 void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view username) {
   if (response == username) return;  // AUTH LOGIN's first answer: not a secret
   Add(response);
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= response.size(); ++i) {
-    if (i < response.size() && response[i] != '\0' && response[i] != '\x01' && response[i] != ',') continue;
-    std::string_view field = response.substr(start, i - start);
-    start = i + 1;
-    if (field == username) continue;
-    if (auto eq = field.find('='); eq != std::string_view::npos && eq < 6) {
-      field.remove_prefix(eq + 1);  // "auth=", "user=", "a="
-      if (field == username) continue;
+  // PLAIN is "authzid NUL user NUL password": the password alone too.
+  if (response.find('\0') != std::string_view::npos) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= response.size(); ++i) {
+      if (i < response.size() && response[i] != '\0') continue;
+      std::string_view field = response.substr(start, i - start);
+      start = i + 1;
+      if (field != username) Add(field);
     }
-    if (field.substr(0, 7) == "Bearer ") field.remove_prefix(7);
-    Add(field);
+  }
+  // XOAUTH2 and OAUTHBEARER carry "auth=Bearer TOKEN" between ^A bytes.
+  // Other fields (host, port, DIGEST-MD5's realm and nonce) are not secret
+  // and are not kept: they would scrub the server's own challenges.
+  constexpr std::string_view kBearer = "auth=Bearer ";
+  if (auto at = response.find(kBearer); at != std::string_view::npos) {
+    std::string_view token = response.substr(at + kBearer.size());
+    Add(token.substr(0, token.find('\x01')));
   }
 }
 

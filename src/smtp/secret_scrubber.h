@@ -23,9 +23,8 @@ class SecretScrubber {
   // blob, at each of the three byte alignments. Secrets and forms shorter
   // than kMinLength are not kept: they would match ordinary words by chance.
   void Add(std::string_view secret);
-  // Adds the secret and every field of it (split at NUL, ^A and ',', with
-  // "key=" and "Bearer " prefixes dropped) except `username`: a SASL
-  // response carries the password or token as one field among others.
+  // Adds a SASL response we sent, and the secret inside it: PLAIN's
+  // password field, an OAuth bearer token. `username` alone is not kept.
   void AddSaslResponse(std::string_view response, std::string_view username);
 
   // text with every known form replaced by kMark; a tail of text that is

@@ -69,12 +69,13 @@ std::optional<Failure> Session::Send(const std::string& line, const char* stage,
   return std::nullopt;
 }
 
-std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d) {
+std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line) {
   ReplyParser parser;
   std::string line;
   for (;;) {
     IoStatus s = transport_.ReadLine(line, policy_.reply_line_limit, d);
     if (s != IoStatus::kOk) return IoFailure(s, stage);
+    if (raw_last_line) *raw_last_line = line;
     // The one place server text comes in: scrubbed before anything sees it.
     if (!sent_secrets_.empty()) line = sent_secrets_.Scrub(line);
     ReplyParser::State st = parser.Feed(line);
@@ -243,7 +244,8 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   bool pending_initial = start.response.has_value() && !sent_inline;
   for (int steps = 0; steps < 100; ++steps) {
     Reply r;
-    if (auto f = Receive(r, kAuth, d)) return f;
+    std::string raw_line;
+    if (auto f = Receive(r, kAuth, d, &raw_line)) return f;
     if (r.cls() == 2) return std::nullopt;
     if (r.code != 334) {
       refusal = std::move(r);
@@ -254,7 +256,8 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       response = *start.response;
       pending_initial = false;
     } else {
-      std::string_view challenge_b64 = r.lines.back().size() > 4 ? std::string_view(r.lines.back()).substr(4) : "";
+      // Decoded from the line as sent: scrubbing is for text we show.
+      std::string_view challenge_b64 = raw_line.size() > 4 ? std::string_view(raw_line).substr(4) : "";
       auto challenge = Base64Decode(challenge_b64);
       if (!challenge) {
         Send("*", kAuth, d);

@@ -86,7 +86,10 @@ class Session {
 
  private:
   std::optional<Failure> Send(const std::string& line, const char* stage, Deadline d, bool secret = false);
-  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d);
+  // raw_last_line: the final line as the server sent it, before scrubbing,
+  // for the one reader that must see it (the SASL client decoding a
+  // challenge); everything else sees only the scrubbed reply.
+  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line = nullptr);
   Failure IoFailure(IoStatus s, const char* stage);
   Failure Said(const Reply& reply, const char* in_reply_to) const;
   std::optional<Failure> Ehlo(Deadline overall, AttemptResult& result);
