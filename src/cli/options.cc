@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/sanitize.h"
+#include "smtp/address.h"
 
 namespace authrelay {
 namespace {
@@ -62,12 +63,8 @@ bool TakeEnrolFlag(const std::vector<std::string>& args, std::size_t& i, OAuthEn
 }  // namespace
 
 std::string AddressProblem(const std::string& address) {
-  // RFC 5321 §4.5.3.1.3: a path is at most 256 octets including "<>".
-  if (address.size() > 254) return "address longer than 254 octets";
-  for (unsigned char c : address) {
-    if (c < 0x20 || c == 0x7f) return "control character in address";
-  }
-  return {};
+  // The one set of rules: those the address must pass to go on the wire.
+  return MakeEnvelopePath(address, /*null_allowed=*/true).problem;
 }
 
 std::string UsageText() {

@@ -33,6 +33,7 @@
 #include "oauth/http_client.h"
 #include "delivery/sasl_factory.h"
 #include "share/share.h"
+#include "smtp/address.h"
 
 namespace authrelay {
 
@@ -128,8 +129,10 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
       if (creds && log::DebugEnabled()) {
         log::Debug("smtp_sasl_password_maps: " + Printable(creds->matched_key, 200) + " found in " + creds->table +
                    ", user " + Printable(creds->username, 200) +
+                   // Only the length: any digest a reader of the log can
+                   // recompute would let them test guesses offline.
                    (!creds->oauth_store.empty()     ? ", OAuth token store " + creds->oauth_store
-                    : !creds->PasswordOutsideMap() ? ", password " + SecretFingerprint(creds->password.Reveal())
+                    : !creds->PasswordOutsideMap() ? ", password of " + std::to_string(creds->password.size()) + " bytes"
                                                    : ", password from " + PasswordSource(*creds)));
       } else if (!creds) {
         log::Debug("smtp_sasl_password_maps: no credentials for " + Printable(hop.verbatim, 200));
@@ -204,17 +207,32 @@ Report Deliver(const Options& o, MessageSource& message) {
                 ", status=" + status + " (" + Printable(text, 900) + ")");
     }
   };
-  if (std::string why = AddressProblem(env.sender); !why.empty()) {
-    Failure f("5.1.7", "bad sender address syntax: " + why);
+  if (EnvelopePath p = MakeEnvelopePath(env.sender, /*null_allowed=*/true); !p.ok()) {
+    Failure f("5.1.7", "bad sender address syntax: " + p.problem);
     report_all("none", f.dsn(), "bounced", f.text());
     return FailureReport(f, s.soft_bounce);
   }
+  // A recipient we cannot send is refused on its own, like a recipient the
+  // server refuses: one run is one transaction with one status for all, so
+  // the run bounces only when every recipient was refused; otherwise nothing
+  // is sent and the run defers, so no good recipient is bounced or lost.
+  std::vector<std::string> refused;
   for (const auto& r : env.recipients) {
-    if (std::string why = AddressProblem(r); !why.empty()) {
-      Failure f("5.1.3", "bad recipient address syntax: " + why);
-      report_all("none", f.dsn(), "bounced", f.text());
-      return FailureReport(f, s.soft_bounce);
+    if (EnvelopePath p = MakeEnvelopePath(r, /*null_allowed=*/false); !p.ok()) {
+      refused.push_back("bad recipient address syntax: " + p.problem + ": <" + Printable(r, 80) + ">");
     }
+  }
+  if (!refused.empty()) {
+    bool all = refused.size() == env.recipients.size();
+    std::string text = refused.front();
+    if (refused.size() > 1) text += " (and " + std::to_string(refused.size() - 1) + " more recipients refused)";
+    if (!all) {
+      text += "; nothing was sent, so the other recipients are deferred too "
+              "(authrelay_destination_recipient_limit = 1 gives each recipient its own status)";
+    }
+    Failure f(all ? "5.1.3" : "4.1.3", text);
+    report_all("none", f.dsn(), all ? "bounced" : "deferred", f.text());
+    return FailureReport(f, s.soft_bounce);
   }
 
   Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);

@@ -118,15 +118,18 @@ Connection::~Connection() {
   }
 }
 
+IoStatus Connection::TimedOut() {
+  error_ = "timed out";
+  return IoStatus::kTimeout;
+}
+
 IoStatus Connection::WaitFor(short events, Deadline deadline) {
   pollfd p{fd_.get(), events, 0};
   for (;;) {
+    if (deadline.Expired()) return TimedOut();
     int rc = poll(&p, 1, deadline.RemainingMs());
     if (rc > 0) return IoStatus::kOk;
-    if (rc == 0) {
-      error_ = "timed out";
-      return IoStatus::kTimeout;
-    }
+    if (rc == 0) return TimedOut();
     if (errno != EINTR) {
       error_ = std::strerror(errno);
       return IoStatus::kError;
@@ -141,6 +144,9 @@ IoStatus Connection::Fill(Deadline deadline) {
   }
   char tmp[16384];
   for (;;) {
+    // Checked before every read, not only when one would block: a server
+    // that never stops sending must not keep us past the deadline.
+    if (deadline.Expired()) return TimedOut();
     if (ssl_) {
       ERR_clear_error();
       int n = SSL_read(ssl_.get(), tmp, sizeof tmp);
@@ -204,6 +210,7 @@ IoStatus Connection::ReadLine(std::string& line, std::size_t max_len, Deadline d
 
 IoStatus Connection::Write(std::string_view data, Deadline deadline) {
   while (!data.empty()) {
+    if (deadline.Expired()) return TimedOut();
     if (ssl_) {
       ERR_clear_error();
       int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30)));
@@ -277,6 +284,11 @@ TlsFailure Connection::StartTls(Deadline deadline) {
   pos_ = 0;
   SSL_set_fd(ssl_.get(), fd_.get());
   for (;;) {
+    if (deadline.Expired()) {
+      error_ = "timed out";
+      ssl_.reset();
+      return TlsFailure::kTimeout;
+    }
     ERR_clear_error();
     int rc = SSL_connect(ssl_.get());
     if (rc == 1) break;

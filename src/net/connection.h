@@ -60,7 +60,11 @@ class Connection final : public Transport {
  private:
   // Fills buf_ with at least one more byte. kOk, kEof, kTimeout, kError.
   IoStatus Fill(Deadline deadline);
+  // Polls for events until the deadline; every loop that reads or writes
+  // checks the deadline itself too, so data that keeps coming never
+  // outlasts it.
   IoStatus WaitFor(short events, Deadline deadline);
+  IoStatus TimedOut();
 
   UniqueFd fd_;
   TlsClient* tls_client_;

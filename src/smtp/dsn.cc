@@ -23,13 +23,9 @@ std::string OrcptParameter(bool server_offers_dsn, std::string_view original_rec
   return " ORCPT=rfc822;" + XtextEncode(original_recipient);
 }
 
-std::string OrcptFor(bool server_offers_dsn, const Envelope& env, const std::string& rcpt) {
-  if (!server_offers_dsn || env.recipients.empty()) return "";
-  const std::string* first = env.recipients.data();
-  if (&rcpt < first || &rcpt >= first + env.recipients.size()) return "";
-  const auto index = static_cast<std::size_t>(&rcpt - first);
-  if (index >= env.original_recipients.size()) return "";
-  return OrcptParameter(true, env.original_recipients[index]);
+std::string OrcptAt(bool server_offers_dsn, const Envelope& env, std::size_t i) {
+  if (!server_offers_dsn || i >= env.recipients.size() || i >= env.original_recipients.size()) return "";
+  return OrcptParameter(true, env.original_recipients[i]);
 }
 
 }  // namespace authrelay

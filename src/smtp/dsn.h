@@ -24,8 +24,8 @@ std::string XtextEncode(std::string_view text);
 // recipient is known, else "".
 std::string OrcptParameter(bool server_offers_dsn, std::string_view original_recipient);
 
-// The same for one recipient of the envelope: rcpt must be an element of
-// env.recipients (its position finds its original recipient).
-std::string OrcptFor(bool server_offers_dsn, const Envelope& env, const std::string& rcpt);
+// The same for the recipient at index i of env.recipients (the original
+// recipients pair with the recipients by position).
+std::string OrcptAt(bool server_offers_dsn, const Envelope& env, std::size_t i);
 
 }  // namespace authrelay

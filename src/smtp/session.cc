@@ -44,14 +44,19 @@ ServerReply Replied(const Reply& r) { return {r.code, r.dsn, r.Text()}; }
 }  // namespace
 
 Session::Session(Transport& transport, std::string server_name, std::uint16_t port, const SessionPolicy& policy)
-    : transport_(transport), server_(std::move(server_name)), port_(port), policy_(policy) {}
+    : transport_(transport), server_(std::move(server_name)), port_(port), policy_(policy) {
+  // The password itself crosses only inside AUTH responses, and each of
+  // those is added to sent_secrets_ (raw, base64, and the SASL fields) as
+  // it is sent: nothing of it can be quoted back unscrubbed.
+}
 
 Deadline Session::Stage(long seconds, Deadline overall) const {
   return Deadline::After(std::chrono::seconds(seconds)).Min(overall);
 }
 
-Failure Session::IoFailure(IoStatus s, const char* stage) const {
-  std::string why = transport_.last_error();
+Failure Session::IoFailure(IoStatus s, const char* stage) {
+  connection_broken_ = true;
+  std::string why = sent_secrets_.Scrub(transport_.last_error());
   if (s == IoStatus::kTimeout) {
     return Failure("4.4.2", "conversation with " + server_ + " timed out while " + stage)
         .WithCause(stage == kGreeting ? Cause::kNoGreeting : Cause::kUnclassified);
@@ -82,16 +87,20 @@ std::optional<Failure> Session::Send(const std::string& line, const char* stage,
   return std::nullopt;
 }
 
-std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d) {
+std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line) {
   ReplyParser parser;
   std::string line;
   for (;;) {
     IoStatus s = transport_.ReadLine(line, policy_.reply_line_limit, d);
     if (s != IoStatus::kOk) return IoFailure(s, stage);
+    if (raw_last_line) *raw_last_line = line;
+    // The one place server text comes in: scrubbed before anything sees it.
+    if (!sent_secrets_.empty()) line = sent_secrets_.Scrub(line);
     ReplyParser::State st = parser.Feed(line);
     if (st == ReplyParser::State::kMore) continue;
     if (st == ReplyParser::State::kError) {
       // Garbage from the server: we cannot tell what it accepted, so defer.
+      connection_broken_ = true;
       return Failure("4.5.0", "host " + server_ + " sent a malformed reply while " + stage + ": " + parser.error());
     }
     reply = parser.Take();
@@ -104,6 +113,7 @@ std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadlin
 
 std::optional<Failure> Session::TlsHandshake(Deadline overall) {
   TlsFailure f = transport_.StartTls(Stage(policy_.starttls_timeout, overall));
+  if (f != TlsFailure::kNone) connection_broken_ = true;
   if (f == TlsFailure::kTimeout) {
     return Failure("4.4.2", "conversation with " + server_ + " timed out while performing the TLS handshake");
   }
@@ -236,8 +246,11 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   Deadline d = Stage(policy_.helo_timeout, overall);
   Secret command("AUTH " + start.mechanism);
   bool sent_inline = false;
+  const std::string username = policy_.sasl_username.value_or(std::string());
   if (start.response) {
+    sent_secrets_.AddSaslResponse(start.response->Reveal(), username);
     Secret b64(start.response->empty() ? std::string("=") : Base64Encode(start.response->Reveal()));
+    sent_secrets_.Add(b64.Reveal());
     // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
     if (command.size() + b64.size() + 3 <= 512) {
       command += " ";
@@ -256,7 +269,8 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   bool pending_initial = start.response.has_value() && !sent_inline;
   for (int steps = 0; steps < 100; ++steps) {
     Reply r;
-    if (auto f = Receive(r, kAuth, d)) return f;
+    std::string raw_line;
+    if (auto f = Receive(r, kAuth, d, &raw_line)) return f;
     if (r.cls() == 2) return std::nullopt;
     if (r.code != 334) {
       refusal = std::move(r);
@@ -267,7 +281,8 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       response = start.response->Clone();
       pending_initial = false;
     } else {
-      std::string_view challenge_b64 = r.lines.back().size() > 4 ? std::string_view(r.lines.back()).substr(4) : "";
+      // Decoded from the line as sent: scrubbing is for text we show.
+      std::string_view challenge_b64 = raw_line.size() > 4 ? std::string_view(raw_line).substr(4) : "";
       auto challenge = Base64Decode(challenge_b64);
       if (!challenge) {
         Send("*", kAuth, d);
@@ -277,11 +292,14 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       if (!step.ok()) {
         Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
-                                    step.failure().text(), step.failure().detail());
+                                    sent_secrets_.Scrub(step.failure().text()),
+                       sent_secrets_.Scrub(step.failure().detail()));
       }
       response = std::move(step).value();
     }
     Secret encoded(Base64Encode(response.Reveal()));
+    sent_secrets_.AddSaslResponse(response.Reveal(), username);
+    sent_secrets_.Add(encoded.Reveal());
     if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
   }
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");
@@ -315,6 +333,10 @@ std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overal
   return std::nullopt;
 }
 
+void Session::QuitIfTalking(Deadline overall) {
+  if (!connection_broken_) Quit(overall);
+}
+
 void Session::Quit(Deadline overall) {
   Deadline d = Stage(std::min<long>(policy_.quit_timeout, 5), overall);
   if (Send("QUIT", kQuit, d)) return;
@@ -324,7 +346,9 @@ void Session::Quit(Deadline overall) {
 
 AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline overall) {
   AttemptResult result;
+  // Before MAIL: another server of the next hop may take the mail.
   auto fail_early = [&](Failure f) {
+    QuitIfTalking(overall);
     result.failure = std::move(f);
     result.try_next = true;
     return result;
@@ -334,6 +358,24 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     result.try_next = false;
     return result;
   };
+
+  // Every address as it goes on the wire, quoted as smtp(8) quotes it.
+  // The caller refuses bad addresses before connecting; this is the guard
+  // that nothing else can reach the MAIL or RCPT line.
+  EnvelopePath sender = MakeEnvelopePath(env.sender, /*null_allowed=*/true);
+  if (!sender.ok()) {
+    connection_broken_ = true;  // nothing said yet
+    return fail(Failure("5.1.7", "bad sender address syntax: " + sender.problem));
+  }
+  std::vector<std::string> rcpt_paths;
+  for (const std::string& rcpt : env.recipients) {
+    EnvelopePath p = MakeEnvelopePath(rcpt, /*null_allowed=*/false);
+    if (!p.ok()) {
+      connection_broken_ = true;
+      return fail(Failure("5.1.3", "bad recipient address syntax: " + p.problem));
+    }
+    rcpt_paths.push_back(std::move(p.path));
+  }
 
   if (policy_.wrappermode) {
     if (auto f = TlsHandshake(overall)) return fail_early(*f);
@@ -370,6 +412,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
         if (transport_.HasBufferedInput()) {
           log::Warning("plaintext data received from " + server_ + " after the STARTTLS response; possible "
                        "command injection attack");
+          connection_broken_ = true;
           return fail_early(Failure("4.7.5", "Cannot start TLS: unexpected plaintext after the STARTTLS response"));
         }
         if (auto f = TlsHandshake(overall)) return fail_early(*f);
@@ -410,7 +453,7 @@ transaction:
     return fail(Failure("5.6.7", "SMTPUTF8 is required, but was not offered by host " + server_));
   }
 
-  std::string mail = "MAIL FROM:<" + env.sender + ">";
+  std::string mail = "MAIL FROM:<" + sender.path + ">";
   if (caps_.size && env.size) mail += " SIZE=" + std::to_string(*env.size);
   if (caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (need_utf8) mail += " SMTPUTF8";
@@ -419,17 +462,21 @@ transaction:
   // 2 + recipients. A group that could fill the socket buffers while the
   // server's replies wait unread is sent in lock step instead.
   std::size_t group_bytes = mail.size() + 8;
-  for (const std::string& rcpt : env.recipients) group_bytes += rcpt.size() + 12 + OrcptFor(caps_.dsn, env, rcpt).size();
+  for (std::size_t i = 0; i < rcpt_paths.size(); ++i) {
+    group_bytes += rcpt_paths[i].size() + 12 + OrcptAt(caps_.dsn, env, i).size();
+  }
   const bool pipelined = caps_.pipelining && group_bytes <= 16 * 1024;
   const bool send_data = !policy_.dry_run;
   if (pipelined) {
     std::string group = mail + "\r\n";
-    for (const std::string& rcpt : env.recipients) group += "RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt) + "\r\n";
+    for (std::size_t i = 0; i < rcpt_paths.size(); ++i) {
+      group += "RCPT TO:<" + rcpt_paths[i] + ">" + OrcptAt(caps_.dsn, env, i) + "\r\n";
+    }
     if (send_data) group += "DATA\r\n";
     if (policy_.trace) {
       // The transcript shows every command, as if sent one by one.
       log::Info("> " + server_ + ": " + Printable(mail, 300) + " (pipelined)");
-      for (const std::string& rcpt : env.recipients) log::Info("> " + server_ + ": RCPT TO:<" + Printable(rcpt, 300) + ">");
+      for (const std::string& rcpt : rcpt_paths) log::Info("> " + server_ + ": RCPT TO:<" + Printable(rcpt, 300) + ">");
       if (send_data) log::Info("> " + server_ + ": DATA");
     }
     IoStatus s = transport_.Write(group, Stage(policy_.mail_timeout, overall));
@@ -455,9 +502,10 @@ transaction:
   }
 
   std::vector<Failure> refused;
-  for (const std::string& rcpt : env.recipients) {
+  for (std::size_t i = 0; i < rcpt_paths.size(); ++i) {
+    const std::string& rcpt = rcpt_paths[i];
     if (mail_refused && !pipelined) break;
-    if (auto f = command("RCPT TO:<" + rcpt + ">" + OrcptFor(caps_.dsn, env, rcpt), kRcpt, policy_.rcpt_timeout, r)) {
+    if (auto f = command("RCPT TO:<" + rcpt + ">" + OrcptAt(caps_.dsn, env, i), kRcpt, policy_.rcpt_timeout, r)) {
       return fail(mail_refused ? *mail_refused : *f);
     }
     if (r.cls() != 2 && !mail_refused) {

@@ -20,8 +20,10 @@
 #include "core/tls_level.h"
 #include "core/transport.h"
 #include "sasl/sasl_client.h"
+#include "smtp/address.h"
 #include "smtp/ehlo.h"
 #include "smtp/reply.h"
+#include "smtp/secret_scrubber.h"
 
 namespace authrelay {
 
@@ -102,8 +104,11 @@ class Session {
 
  private:
   std::optional<Failure> Send(const std::string& line, const char* stage, Deadline d, bool secret = false);
-  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d);
-  Failure IoFailure(IoStatus s, const char* stage) const;
+  // raw_last_line: the final line as the server sent it, before scrubbing,
+  // for the one reader that must see it (the SASL client decoding a
+  // challenge); everything else sees only the scrubbed reply.
+  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line = nullptr);
+  Failure IoFailure(IoStatus s, const char* stage);
   Failure Said(const Reply& reply, const char* in_reply_to) const;
   std::optional<Failure> Ehlo(Deadline overall, AttemptResult& result);
   std::optional<Failure> TlsHandshake(Deadline overall);
@@ -114,6 +119,11 @@ class Session {
   std::optional<Failure> AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal);
   std::optional<Failure> SendBody(MessageSource& message, Deadline overall, std::string_view after_dot);
   void Quit(Deadline overall);
+  // QUIT, as smtp(8) says it, after the server refused something (greeting,
+  // EHLO, STARTTLS, AUTH, MAIL...); not when the connection itself failed
+  // (I/O error, timeout, garbage, a TLS failure), where nothing more can be
+  // said safely.
+  void QuitIfTalking(Deadline overall);
   Deadline Stage(long seconds, Deadline overall) const;
 
   Transport& transport_;
@@ -122,6 +132,11 @@ class Session {
   const SessionPolicy& policy_;
   Capabilities caps_;
   bool helo_only_ = false;
+  bool connection_broken_ = false;  // see QuitIfTalking
+  // Everything we sent while authenticating (and the password itself):
+  // every server line is scrubbed of it as it is read, before anything
+  // logs, prints or quotes it.
+  SecretScrubber sent_secrets_;
 };
 
 }  // namespace authrelay

@@ -69,6 +69,13 @@ run "null sender" 0 "250" "$D/small.eml" "$NH" --sender= -- r@x.test
 run "CR LF in a recipient bounces" 69 "5.1.3 " "$D/small.eml" "$NH" --sender=a@x.test -- $'r@x.test>\r\nRCPT TO:<evil@x.test'
 run "CR LF in the sender bounces" 69 "5.1.7 " "$D/small.eml" "$NH" $'--sender=a@x.test>\r\nRSET' -- r@x.test
 run "over-long recipient bounces" 69 "5.1.3 " "$D/small.eml" "$NH" --sender=a@x.test -- "$(head -c 300 /dev/zero | tr '\0' a)@x.test"
+# One bad recipient among good ones: refused alone, nothing sent, the run defers (no good recipient bounced).
+run "one over-long recipient among good ones defers" 75 "4.1.3 bad recipient address syntax: address longer than 254 octets" "$D/small.eml" "$NH" --sender=a@x.test -- good@x.test "$(head -c 300 /dev/zero | tr '\0' a)@x.test" other@x.test
+run "one control character among good ones defers" 75 "4.1.3 bad recipient address syntax: control character" "$D/small.eml" "$NH" --sender=a@x.test -- good@x.test $'r\001@x.test'
+# Addresses cannot add ESMTP parameters or leave the <...>.
+run "sender adding AUTH= bounces" 69 "5.1.7 bad sender address syntax" "$D/small.eml" "$NH" '--sender=a@b> AUTH=<x@y>' -- r@x.test
+run "recipient adding NOTIFY= goes out quoted" 0 "250" "$D/small.eml" "$NH" --sender=a@x.test -- 'r@a> NOTIFY=NEVER <z@example.org'
+run "quoted recipient (flags=q) not quoted twice" 0 "250" "$D/small.eml" "$NH" --sender=a@x.test -- '"q r"@example.test'
 run "no --nexthop defers" 75 "4.3.5 " "$D/small.eml" --sender=a@x.test -- r@x.test
 run "no recipients defers" 75 "4.3.5 " "$D/small.eml" "$NH" --sender=a@x.test
 run "unknown option defers" 75 "4.3.5 " "$D/small.eml" "$NH" --sender=a@x.test --frobnicate -- r@x.test
@@ -98,6 +105,13 @@ chgrp nogroup "$D/cf/map"; chmod 640 "$D/cf/map"
 postmap -c "$D/cf" "hash:$D/cf/map" 2>/dev/null
 cp -p "$D/cf/map.db" "$D/cf/good.db"
 sasl_cf "hash:$D/cf/map"
+# smtp-sink offers AUTH without TLS: credentials found, not sent in plaintext.
+run "-v with credentials" 75 "4.7.4 " "$D/small.eml" -v "$NH" --sender=a@x.test -- r@x.test
+if grep -q "password of ${#SECRET} bytes" "$D/cf/authrelay.log" && ! grep -q "sha256:" "$D/cf/authrelay.log"; then
+  ok "-v logs the password's length only"
+else
+  bad "-v password line: $(grep -o 'user [^,]*, password [^,]*' "$D/cf/authrelay.log" | head -1)"
+fi
 head -c 1000 "$D/cf/good.db" > "$D/cf/map.db"
 run "truncated .db defers" 75 "4.3.0 " "$D/small.eml" "$NH" --sender=a@x.test -- r@x.test
 head -c 16384 /dev/urandom > "$D/cf/map.db"

@@ -2,8 +2,13 @@
 // within its deadline, with no AUTH over an unprotected connection. Each
 // row of tests/README.md's table points at one of these.
 #include <boost/test/unit_test.hpp>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 
+#include "core/base64.h"
 #include "protocol/scripted_server.h"
 #include "protocol/test_client.h"
 
@@ -120,6 +125,179 @@ BOOST_AUTO_TEST_CASE(stall_at_each_stage_times_out_as_smtp8_says) {
       BOOST_TEST(r.failure->text() == "conversation with mx.test[127.0.0.1] " + st.words);
       BOOST_TEST(took < std::chrono::seconds(4));
     }
+  }
+}
+
+// The deadline holds whatever the server sends: with bytes waiting (a
+// flood always has some), a read or write after the deadline still times
+// out instead of going on.
+BOOST_AUTO_TEST_CASE(deadline_checked_even_when_data_is_waiting) {
+  int sv[2];
+  BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  std::string waiting = "250 ok\r\n" + std::string(100000, 'x');
+  BOOST_REQUIRE(write(sv[1], waiting.data(), 60000) > 0);  // as much as the socket takes
+  Connection conn{UniqueFd(sv[0]), nullptr};
+  Deadline past = Deadline::After(std::chrono::milliseconds(0));
+  std::string line;
+  BOOST_TEST((conn.ReadLine(line, 2048, past) == IoStatus::kTimeout));
+  BOOST_TEST((conn.Write("QUIT\r\n", past) == IoStatus::kTimeout));
+  close(sv[1]);
+}
+
+// Data that keeps coming must not keep us past the deadline: a reply line
+// that never ends, at the greeting, after the final dot and inside TLS.
+BOOST_AUTO_TEST_CASE(flood_without_line_end_times_out_at_the_deadline) {
+  // Stage timeouts are 1 s; the TLS case also pays for a handshake (slow
+  // under the sanitizers on a shared CPU).
+  struct Case {
+    std::function<void(ScriptedServer&)> script;
+    std::string words;
+    double max_seconds;
+  } cases[] = {
+      {[](ScriptedServer& s) { s.SendRaw("220 ").Flood("x"); }, "while receiving the initial server greeting", 1.6},
+      {[](ScriptedServer& s) { s.Send("220 mx").Expect("EHLO").SendRaw("250-").Flood("y"); },
+       "while performing the EHLO handshake", 1.6},
+      {[](ScriptedServer& s) {
+         Plain(s).Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok").Expect("DATA").Send("354 go").ReadData()
+             .SendRaw("250 ").Flood("z");
+       },
+       "while sending end of data -- message may be sent more than once", 1.6},
+      {[](ScriptedServer& s) { UpToTls(s, "server").Expect("EHLO").SendRaw("250 ").Flood("t"); },
+       "while performing the EHLO handshake", 2.5},
+  };
+  // Client and server on one CPU: the flood then always has bytes waiting
+  // when we read (with two CPUs the client sometimes catches up and a
+  // deadline checked only on blocking reads fires by luck).
+  cpu_set_t saved, one;
+  sched_getaffinity(0, sizeof saved, &saved);
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  sched_setaffinity(0, sizeof one, &one);
+  struct Restore {
+    cpu_set_t* s;
+    ~Restore() { sched_setaffinity(0, sizeof *s, s); }
+  } restore{&saved};
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.words) {
+      ScriptedServer srv;
+      c.script(srv);
+      auto start = std::chrono::steady_clock::now();
+      AttemptResult r = RunPlain(srv);
+      double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      BOOST_TEST_MESSAGE("flood " << c.words << ": " << took << " s, "
+                                  << (r.failure ? r.failure->dsn() + " " + r.failure->text() : "delivered"));
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == "4.4.2");
+      BOOST_TEST(r.failure->text() == "conversation with mx.test[127.0.0.1] timed out " + c.words);
+      BOOST_TEST(took < c.max_seconds);
+    }
+  }
+}
+
+// Every form of what we sent while authenticating that could show up in
+// our output: the password, the PLAIN blob raw and in base64, and the base64
+// of the password inside any longer base64 blob (three alignments).
+std::vector<std::string> AuthLeaks(const std::string& user, const std::string& password) {
+  std::string blob = std::string(1, '\0') + user + '\0' + password;
+  std::vector<std::string> leaks = {password, Base64Encode(blob), "AUTH PLAIN " + Base64Encode(blob).substr(0, 8)};
+  for (int k = 0; k < 3; ++k) {
+    std::string enc = Base64Encode(std::string(static_cast<std::size_t>(k), 'q') + password + "tail");
+    std::size_t first = (8 * static_cast<std::size_t>(k) + 5) / 6;
+    leaks.push_back(enc.substr(first, 8));  // 8 characters made of password bits only
+  }
+  return leaks;
+}
+
+BOOST_AUTO_TEST_CASE(server_echoing_auth_is_not_quoted) {
+  for (bool soft_bounce : {true, false}) {
+    BOOST_TEST_CONTEXT("smtp_sasl_auth_soft_bounce = " << (soft_bounce ? "yes" : "no")) {
+      ScriptedServer srv;
+      std::string blob = std::string(1, '\0') + "alice" + '\0' + kPassword;
+      // The echo in four shapes: the whole line, the bare blob, the blob
+      // inside longer base64 at other alignments, and the password.
+      UpToTls(srv, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN")
+          .SendEcho("535-5.7.8 bad: you sent ").SendEcho("535-5.7.8 ")
+          .Send("535-5.7.8 in " + Base64Encode("x" + blob + "y") + " / " + Base64Encode("xy" + blob))
+          .Send("535 5.7.8 password " + kPassword + " is wrong").Expect("QUIT");
+      srv.Start();
+      FastClient c;
+      c.tls.level = TlsLevel::kEncrypt;
+      c.policy.auth_soft_bounce = soft_bounce;
+      AttemptResult r = c.Run(srv.port(), true);
+      srv.Finish();
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == (soft_bounce ? "4.7.8" : "5.7.8"));
+      BOOST_TEST(r.failure->text().find("you sent AUTH PLAIN [redacted]") != std::string::npos, r.failure->text());
+      std::string log = ReadFile(GlobalSetup::LogPath());
+      for (const std::string& leak : AuthLeaks("alice", kPassword)) {
+        BOOST_TEST(r.failure->text().find(leak) == std::string::npos, "status line leaks " << leak);
+        BOOST_TEST(r.failure->detail().find(leak) == std::string::npos, "detail leaks " << leak);
+        BOOST_TEST(log.find(leak) == std::string::npos, "log leaks " << leak);
+      }
+    }
+  }
+}
+
+// smtp(8) says QUIT when the server refused something before MAIL, and
+// only then: not after a timeout, a dropped connection or a TLS failure.
+BOOST_AUTO_TEST_CASE(quit_after_a_refused_greeting_ehlo_starttls_or_auth) {
+  struct Case {
+    std::function<void(ScriptedServer&)> script;
+    TlsLevel level;
+    std::string dsn;
+  } cases[] = {
+      {[](ScriptedServer& s) { s.Send("554 5.3.2 go away").Expect("QUIT"); }, TlsLevel::kMay, "4.3.2"},
+      {[](ScriptedServer& s) {
+         s.Send("220 mx").Expect("EHLO").Send("550 no").Expect("HELO").Send("550 no").Expect("QUIT");
+       },
+       TlsLevel::kMay, "4.0.0"},
+      {[](ScriptedServer& s) {
+         s.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS")
+             .Send("454 4.7.0 TLS not available").Expect("QUIT");
+       },
+       TlsLevel::kEncrypt, "4.7.0"},
+      {[](ScriptedServer& s) { s.Send("220 mx").Expect("EHLO").Send("250 mx").Expect("QUIT"); }, TlsLevel::kEncrypt,
+       "4.7.4"},
+      {[](ScriptedServer& s) {
+         UpToTls(s, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN")
+             .Send("535 5.7.8 no").Expect("QUIT");
+       },
+       TlsLevel::kEncrypt, "4.7.8"},
+  };
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.dsn) {
+      ScriptedServer srv;
+      c.script(srv);
+      srv.Start();
+      FastClient client;
+      client.tls.level = c.level;
+      AttemptResult r = client.Run(srv.port(), true);
+      BOOST_TEST(srv.Finish() == "");
+      BOOST_REQUIRE(r.failure);
+      BOOST_TEST(r.failure->dsn() == c.dsn);
+    }
+  }
+}
+
+// Addresses go out as smtp(8) sends them: quoted when needed, never quoted
+// twice, and no address can add a parameter to the MAIL or RCPT line.
+BOOST_AUTO_TEST_CASE(addresses_quoted_on_the_wire) {
+  ScriptedServer srv;
+  Plain(srv).Expect("MAIL FROM:<\"s p\"@example.org>").Send("250 ok")
+      .Expect("RCPT TO:<\"q r\"@example.test>").Send("250 ok")
+      .Expect("RCPT TO:<\"r@a> NOTIFY=NEVER <z\"@example.org>").Send("250 ok")
+      .Expect("DATA").Send("354 go").ReadData().Send("250 ok").Expect("QUIT");
+  srv.Start();
+  FastClient c;
+  c.env.sender = "s p@example.org";
+  c.env.recipients = {"\"q r\"@example.test", "r@a> NOTIFY=NEVER <z@example.org"};
+  AttemptResult r = c.Run(srv.port(), false);
+  BOOST_TEST(srv.Finish() == "");
+  BOOST_TEST(r.delivered);
+  for (const auto& l : srv.received()) {
+    if (l.rfind("MAIL", 0) != 0 && l.rfind("RCPT", 0) != 0) continue;
+    BOOST_TEST(l.find("<<") == std::string::npos);
+    BOOST_TEST(l.rfind('>') == l.size() - 1);
   }
 }
 

@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(refused_token_gets_the_empty_answer_and_defers) {
       .Expect("AUTH XOAUTH2 ")
       .Send("334 " + Base64Encode(R"({"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"})"))
       .Expect("").Send("535-5.7.8 Username and Password not accepted.").Send("535 5.7.8 https://support.google.com/mail/?p=BadCredentials")
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   s.Start();
   Client c;
   UseOAuth(c);
@@ -134,6 +134,29 @@ BOOST_AUTO_TEST_CASE(refused_token_gets_the_empty_answer_and_defers) {
   BOOST_CHECK_MESSAGE(r.failure->dsn() == "4.7.8", r.failure->dsn() + " " + r.failure->text() + " / " + r.failure->detail());
   BOOST_CHECK_NE(r.failure->text().find("SASL authentication failed"), std::string::npos);
   BOOST_CHECK_EQUAL(s.Finish(), "");
+}
+
+BOOST_AUTO_TEST_CASE(server_echoing_the_token_is_not_quoted) {
+  // A server that repeats our AUTH line and the bare token in its refusal:
+  // neither reaches the status line (the bounce text) or the log.
+  ScriptedServer s;
+  UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
+      .Expect("AUTH XOAUTH2 ").SendEcho("535-5.7.8 you sent ")
+      .Send("535 5.7.8 token " + kToken + " revoked").Expect("QUIT");
+  s.Start();
+  Client c;
+  UseOAuth(c);
+  c.policy.auth_soft_bounce = false;
+  AttemptResult r = c.Run(s.port());
+  BOOST_CHECK_EQUAL(s.Finish(), "");
+  BOOST_REQUIRE(r.failure);
+  BOOST_CHECK_EQUAL(r.failure->dsn(), "5.7.8");
+  std::string blob = Base64Encode("user=relay@example.com\x01" "auth=Bearer " + kToken + "\x01\x01");
+  std::string log = ReadFile(GlobalSetup::LogPath());
+  for (const std::string& leak : {kToken, blob, blob.substr(10, 30)}) {
+    BOOST_CHECK_MESSAGE(r.failure->text().find(leak) == std::string::npos, "status line: " << r.failure->text());
+    BOOST_CHECK_MESSAGE(log.find(leak) == std::string::npos, "log leaks " << leak);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_cached_token_the_server_refuses_is_renewed_once_and_auth_retried) {
@@ -166,7 +189,7 @@ BOOST_AUTO_TEST_CASE(a_renewed_token_refused_again_is_not_retried_a_third_time) 
   RefuseToken(RefuseToken(UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
                               .Expect(XOAuth2Line("at-cached")))
                   .Expect(XOAuth2Line("at-renewed-1")))
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   ExpectDeferredAfterOneRefresh(s, store);
 }
 
@@ -177,7 +200,7 @@ BOOST_AUTO_TEST_CASE(a_token_issued_for_this_delivery_is_not_refreshed_again_whe
   ScriptedServer s;
   RefuseToken(UpToTls(s, "server").Expect("EHLO").Send("250-mx.test").Send("250 AUTH XOAUTH2")
                   .Expect(XOAuth2Line("at-renewed-1")))
-      .ExpectClosed();
+      .Expect("QUIT");  // smtp(8) says QUIT after a failed AUTH
   ExpectDeferredAfterOneRefresh(s, store);
 }
 

@@ -7,6 +7,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
+
 namespace authrelay::testing {
 
 ScriptedServer::ScriptedServer() {
@@ -121,6 +123,38 @@ ScriptedServer& ScriptedServer::Close() {
   return *this;
 }
 
+ScriptedServer& ScriptedServer::SendEcho(std::string prefix) {
+  steps_.push_back([this, prefix] { return WriteAll(prefix + (received_.empty() ? "" : received_.back()) + "\r\n"); });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::Flood(std::string unit, int max_seconds) {
+  steps_.push_back([this, unit, max_seconds] {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(max_seconds);
+    std::string block;
+    while (block.size() < (1u << 20)) block += unit;  // big writes: the client never finds the socket empty
+    while (std::chrono::steady_clock::now() < until) {
+      if (!WriteAll(block)) return true;  // the client hung up: what it should do
+    }
+    error_ = "the client was still reading after " + std::to_string(max_seconds) + " s of flood";
+    return false;
+  });
+  return *this;
+}
+
+ScriptedServer& ScriptedServer::Trickle(std::string bytes, int gap_ms, int max_seconds) {
+  steps_.push_back([this, bytes, gap_ms, max_seconds] {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(max_seconds);
+    for (std::size_t i = 0; std::chrono::steady_clock::now() < until; ++i) {
+      if (!WriteAll(std::string(1, bytes[i % bytes.size()]))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+    }
+    error_ = "the client was still reading after " + std::to_string(max_seconds) + " s of trickle";
+    return false;
+  });
+  return *this;
+}
+
 void ScriptedServer::Start() { thread_ = std::thread([this] { Run(); }); }
 
 std::string ScriptedServer::Finish() {
@@ -132,6 +166,7 @@ void ScriptedServer::Run() {
   fd_ = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   timeval tv{5, 0};
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   for (auto& step : steps_) {
     if (!step()) return;
   }

@@ -27,7 +27,14 @@ class ScriptedServer {
   // The client must close the connection without sending anything more;
   // "" or the line it sent goes to Finish().
   ScriptedServer& ExpectClosed();
+  // Sends prefix + the last line the client sent (a server that echoes).
+  ScriptedServer& SendEcho(std::string prefix);
   ScriptedServer& Close();
+  // Hostile pacing: sends `unit` again and again, as fast as the client
+  // takes it (Flood) or one byte every `gap_ms` (Trickle), until the client
+  // hangs up or `max_seconds` pass. Records how long it went on.
+  ScriptedServer& Flood(std::string unit, int max_seconds = 30);
+  ScriptedServer& Trickle(std::string bytes, int gap_ms, int max_seconds = 30);
 
   void Start();
   // Waits for the script to end; returns "" or the first mismatch.

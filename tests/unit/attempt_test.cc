@@ -114,7 +114,7 @@ struct Fixture {
   std::optional<long> age;
   Envelope env{"sender@example.org", {"rcpt@example.net"}, std::nullopt, {}};
   Fixture() {
-    auto cf = MainCf::Parse("smtp_helo_name = relay.example\n");
+    auto cf = MainCf::Parse("smtp_helo_name = relay.example\nauthrelay_tls_session_cache =\n");
     BOOST_REQUIRE(cf.ok());
     auto loaded = LoadSettings(cf.value());
     BOOST_REQUIRE(loaded.ok());
