@@ -1,6 +1,8 @@
 #include "config/own_settings.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -61,8 +63,11 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
     }
   }
   const std::string path = config_dir + "/" + std::string(kOwnConfigFile);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // Opened once and checked by what was opened (a symlink is judged by its
+  // target): whoever can write this file chooses the proxy and the TLS
+  // policy every mail goes out with, so only its owner may.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
     if (errno == ENOENT) return Status();
     return Failure("4.3.5",
                    "mail system configuration error: cannot read " + std::string(kOwnConfigFile) + " (" +
@@ -70,9 +75,34 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
                    "cannot open " + path + ": " + std::strerror(errno) +
                        " (it must be readable by the pipe user, like main.cf: chmod 644 " + path + ")");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto own = MainCf::Parse(text.str(), path);
+  struct stat st{};
+  std::string unsafe;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    unsafe = "is not a regular file";
+  } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    unsafe = "is writable by group or others (anyone who can write it can send the mail through their own proxy)";
+  } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+    unsafe = "is owned by uid " + std::to_string(st.st_uid) + ", neither root nor the user authrelay runs as";
+  }
+  if (!unsafe.empty()) {
+    ::close(fd);
+    return Failure("4.3.5", "mail system configuration error: " + std::string(kOwnConfigFile) + " " + unsafe,
+                   path + " " + unsafe + ": chown root " + path + " && chmod 644 " + path);
+  }
+  std::string content;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Failure("4.3.5", "mail system configuration error: cannot read " + std::string(kOwnConfigFile),
+                     "read " + path + ": " + std::strerror(err));
+    }
+    content.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  auto own = MainCf::Parse(content, path);
   if (!own.ok()) return own.failure();
   for (const std::string& name : own.value().ExplicitNames()) {
     std::string why;

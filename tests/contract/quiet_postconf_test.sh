@@ -117,6 +117,23 @@ if [ $rc = 75 ] && grep -q "^error: authrelay_proxy: proxy credentials do not be
    && ! grep -q Pr0xyPassw0rd <<<"$out"; then ok "--check: credentials in authrelay_proxy refused, password not shown"
 else bad "--check with credentials in authrelay_proxy: rc=$rc $out"; fi
 
+# 4c. Whoever can write authrelay.cf picks the proxy and the TLS policy of
+# every mail: a group/world-writable one (or a symlink to one) defers.
+echo "authrelay_proxy = socks5://attacker.example:1080" > "$D/old/writable.cf"
+chmod 666 "$D/old/writable.cf"
+ln -sf writable.cf "$D/old/authrelay.cf"
+for how in symlink file; do
+  [ $how = file ] && { rm -f "$D/old/authrelay.cf"; cp "$D/old/writable.cf" "$D/old/authrelay.cf"; chmod 646 "$D/old/authrelay.cf"; }
+  out=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1); rc=$?
+  if [ $rc = 75 ] && grep -q "authrelay.cf is writable by group or others" <<<"$out"; then
+    ok "world-writable authrelay.cf ($how) refused: $(head -1 <<<"$out")"
+  else bad "world-writable authrelay.cf ($how) accepted: rc=$rc $out"; fi
+done
+chmod 644 "$D/old/authrelay.cf"
+got=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1)
+[ "$got" = "authrelay_proxy = socks5://attacker.example:1080" ] && ok "authrelay.cf mode 644 is read" || bad "644: $got"
+rm -f "$D/old/writable.cf"
+
 # 5. The log hint: once per version of main.cf, not on every delivery.
 # Deliveries as an unprivileged user (as pipe(8) runs them) to a port
 # nothing listens on; the marker lives in the state directory (that of
