@@ -274,22 +274,39 @@ std::string ProxyConfig::Describe() const {
 }
 
 Secret ProxyConfig::CurlUrl() const {
-  auto enc = [](const std::string& s) {
-    std::string out;
+  // One buffer, reserved once for the worst case (every byte %-escaped), so
+  // the password is never left behind in a temporary or a reallocation.
+  std::string out;
+  out.reserve(64 + host.size() + 3 * (username.size() + password.size()));
+  out += kind == Kind::kSocks5 ? "socks5h://" : "http://";
+  auto append_escaped = [&out](std::string_view s) {
     for (unsigned char c : s) {
       if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
         out.push_back(static_cast<char>(c));
       } else {
-        char b[4];
-        std::snprintf(b, sizeof b, "%%%02X", c);
-        out += b;
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
       }
     }
-    return out;
   };
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::string cred = has_credentials ? enc(username) + ":" + enc(password.Reveal()) + "@" : "";
-  return Secret(std::string(kind == Kind::kSocks5 ? "socks5h://" : "http://") + cred + h + ":" + std::to_string(port));
+  if (has_credentials) {
+    append_escaped(username);
+    out.push_back(':');
+    append_escaped(password.Reveal());
+    out.push_back('@');
+  }
+  if (host.find(':') != std::string::npos) {
+    out += '[';
+    out += host;
+    out += ']';
+  } else {
+    out += host;
+  }
+  out += ':';
+  out += std::to_string(port);
+  return Secret(std::move(out));
 }
 
 Result<ProxyConfig> ParseProxyUrl(std::string_view url, const std::string& where, bool allow_credentials) {
