@@ -68,7 +68,12 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
   // policy every mail goes out with, so only its owner may.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    if (errno == ENOENT) return Status();
+    // No file: nothing to apply. A symlink to nothing is a broken install
+    // (its settings, a proxy among them, would silently not apply): defer.
+    const int open_errno = errno;
+    struct stat link{};
+    if (open_errno == ENOENT && lstat(path.c_str(), &link) != 0) return Status();
+    errno = open_errno;
     return Failure("4.3.5",
                    "mail system configuration error: cannot read " + std::string(kOwnConfigFile) + " (" +
                        std::strerror(errno) + ")",
@@ -77,8 +82,10 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
   }
   struct stat st{};
   std::string unsafe;
+  std::string fix = "chown root " + path + " && chmod 644 " + path;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     unsafe = "is not a regular file";
+    fix = "make " + path + " a regular file (main.cf syntax), or remove it";
   } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     unsafe = "is writable by group or others (anyone who can write it can send the mail through their own proxy)";
   } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
@@ -87,7 +94,7 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
   if (!unsafe.empty()) {
     ::close(fd);
     return Failure("4.3.5", "mail system configuration error: " + std::string(kOwnConfigFile) + " " + unsafe,
-                   path + " " + unsafe + ": chown root " + path + " && chmod 644 " + path);
+                   path + " " + unsafe + ": " + fix);
   }
   std::string content;
   char buf[8192];

@@ -133,6 +133,14 @@ chmod 644 "$D/old/authrelay.cf"
 got=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1)
 [ "$got" = "authrelay_proxy = socks5://attacker.example:1080" ] && ok "authrelay.cf mode 644 is read" || bad "644: $got"
 rm -f "$D/old/writable.cf"
+# A symlink to nothing (a broken install) defers: its proxy must not be
+# silently dropped (mail would go direct).
+ln -sfn "$D/old/missing.cf" "$D/old/authrelay.cf"
+out=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1); rc=$?
+if [ $rc = 75 ] && grep -q "cannot read authrelay.cf (No such file or directory)" <<<"$out"; then
+  ok "dangling authrelay.cf symlink defers: $(head -1 <<<"$out")"
+else bad "dangling authrelay.cf symlink: rc=$rc $out"; fi
+rm -f "$D/old/authrelay.cf"
 
 # 5. The log hint: once per version of main.cf, not on every delivery.
 # Deliveries as an unprivileged user (as pipe(8) runs them) to a port
