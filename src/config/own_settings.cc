@@ -1,6 +1,8 @@
 #include "config/own_settings.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -61,18 +63,53 @@ Status ApplyOwnConfig(const std::string& config_dir, MainCf& cf, std::vector<std
     }
   }
   const std::string path = config_dir + "/" + std::string(kOwnConfigFile);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return Status();
+  // Opened once and checked by what was opened (a symlink is judged by its
+  // target): whoever can write this file chooses the proxy and the TLS
+  // policy every mail goes out with, so only its owner may.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    // No file: nothing to apply. A symlink to nothing is a broken install
+    // (its settings, a proxy among them, would silently not apply): defer.
+    const int open_errno = errno;
+    struct stat link{};
+    if (open_errno == ENOENT && lstat(path.c_str(), &link) != 0) return Status();
+    errno = open_errno;
     return Failure("4.3.5",
                    "mail system configuration error: cannot read " + std::string(kOwnConfigFile) + " (" +
                        std::strerror(errno) + ")",
                    "cannot open " + path + ": " + std::strerror(errno) +
                        " (it must be readable by the pipe user, like main.cf: chmod 644 " + path + ")");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto own = MainCf::Parse(text.str(), path);
+  struct stat st{};
+  std::string unsafe;
+  std::string fix = "chown root " + path + " && chmod 644 " + path;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    unsafe = "is not a regular file";
+    fix = "make " + path + " a regular file (main.cf syntax), or remove it";
+  } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    unsafe = "is writable by group or others (anyone who can write it can send the mail through their own proxy)";
+  } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+    unsafe = "is owned by uid " + std::to_string(st.st_uid) + ", neither root nor the user authrelay runs as";
+  }
+  if (!unsafe.empty()) {
+    ::close(fd);
+    return Failure("4.3.5", "mail system configuration error: " + std::string(kOwnConfigFile) + " " + unsafe,
+                   path + " " + unsafe + ": " + fix);
+  }
+  std::string content;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Failure("4.3.5", "mail system configuration error: cannot read " + std::string(kOwnConfigFile),
+                     "read " + path + ": " + std::strerror(err));
+    }
+    content.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  auto own = MainCf::Parse(content, path);
   if (!own.ok()) return own.failure();
   for (const std::string& name : own.value().ExplicitNames()) {
     std::string why;

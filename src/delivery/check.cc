@@ -60,6 +60,7 @@ class Checker {
     CheckSaslOptions();
     CheckOwnSettingsHome();
     CheckTlsParameters();
+    CheckProxyMaps();
     for (const auto& nh : nexthops) CheckNextHop(nh);
     if (nexthops.empty()) {
       Warn("no relayhost and no next hop given: only the general settings were checked",
@@ -198,6 +199,17 @@ class Checker {
              "authrelay --oauth-enrol " + path);
       }
     }
+  }
+
+  // authrelay_proxy_maps may hold proxy passwords: the same file checks as
+  // the credentials map (a world-readable one is worth a warning).
+  void CheckProxyMaps() {
+    const std::string maps = ctx_.cf.Get("authrelay_proxy_maps");
+    if (Trim(maps).empty()) return;
+    std::vector<Notice> warnings;
+    auto t = TableList::Open("authrelay_proxy_maps", maps, &warnings);
+    for (auto& w : warnings) Warn(std::move(w.what), std::move(w.fix));
+    if (!t.ok()) Error(What(t.failure()), t.failure().fix());
   }
 
   // authrelay's own names in main.cf work, but make postconf warn.

@@ -6,16 +6,19 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "core/sanitize.h"
 #include "delivery/context.h"
 #include "delivery/report.h"
+#include "net/proxy.h"
 #include "oauth/enrol.h"
 #include "oauth/http_client.h"
 #include "oauth/jwt.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
+#include "smtp/nexthop.h"
 
 namespace authrelay {
 namespace {
@@ -47,6 +50,25 @@ Result<Secret> ReadSecretFile(const std::string& path) {
   return secret;
 }
 
+// The proxy a token request goes through, the one a delivery's own token
+// refresh would use: that of --nexthop when given (authrelay_proxy_maps,
+// where proxy credentials live), else authrelay_proxy; nullptr for none.
+Result<std::shared_ptr<const Secret>> TokenProxy(const Options& o, const Context& ctx) {
+  std::string verbatim, host;
+  if (o.nexthop && !o.nexthop->empty()) {
+    auto hops = ParseNextHops(*o.nexthop);
+    if (!hops.ok()) return hops.failure();
+    if (hops.value().empty()) return Failure("4.3.5", "--nexthop: no next hop in \"" + Printable(*o.nexthop, 200) + "\"");
+    verbatim = hops.value().front().verbatim;
+    host = hops.value().front().host;
+  }
+  auto proxy = FindProxy(ctx.cf.Get("authrelay_proxy"), verbatim.empty() ? std::string() : ctx.cf.Get("authrelay_proxy_maps"),
+                         verbatim, host);
+  if (!proxy.ok()) return proxy.failure();
+  if (!proxy.value()) return std::shared_ptr<const Secret>();
+  return std::make_shared<const Secret>(proxy.value()->CurlUrl());
+}
+
 }  // namespace
 
 // --oauth-status STORE [--refresh]: what the store holds, never a secret;
@@ -59,7 +81,10 @@ int RunOAuthStatus(const Options& o, const Context& ctx) {
     bool refreshed = false;
     TokenPolicy token_policy;
     token_policy.early_refresh_seconds = s.oauth_refresh_window;
-    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30), &refreshed, now);
+    auto proxy = TokenProxy(o, ctx);
+    if (!proxy.ok()) return PrintFailure(proxy.failure());
+    auto token = GetAccessToken(o.target, token_policy, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30, proxy.value()),
+                                &refreshed, now);
     if (!token.ok()) {
       std::cout << FailureReport(token.failure()).line << "\n";
       if (!token.failure().detail().empty()) std::cout << token.failure().detail() << "\n";
@@ -167,7 +192,9 @@ int RunOAuthEnrol(const Options& o, const Context& ctx) {
   EnrolIo io{std::cin, std::cout,
              [](long seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); },
              [] { return std::time(nullptr); }};
-  auto store = Enrol(req, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30), io);
+  auto proxy = TokenProxy(o, ctx);
+  if (!proxy.ok()) return PrintFailure(proxy.failure());
+  auto store = Enrol(req, MakeCurlPost(s.tls.ca_file, s.tls.ca_path, 30, proxy.value()), io);
   if (!store.ok()) return PrintFailure(store.failure());
   if (Status w = WriteTokenStore(store.value()); !w.ok()) return PrintFailure(w.failure());
 

@@ -3,7 +3,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <initializer_list>
+#include <string_view>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +21,30 @@ namespace {
 
 Failure ProxyConfigError(const std::string& where, const std::string& why) {
   return ConfigFailure(where + ": " + why);
+}
+
+constexpr std::size_t kMaxHttpHead = 8192;
+
+// A secret made of pieces in one buffer allocated once, larger than the
+// small-string size, so no piece is left behind in a reallocated or
+// moved-from std::string.
+Secret JoinSecret(std::initializer_list<std::string_view> parts) {
+  std::size_t total = 0;
+  for (std::string_view part : parts) total += part.size();
+  std::string buf;
+  buf.reserve(std::max<std::size_t>(total, 64));
+  for (std::string_view part : parts) buf.append(part);
+  return Secret(std::move(buf));
+}
+
+// text with every occurrence of the secret replaced by "*****".
+std::string WithoutSecret(std::string text, const Secret& secret) {
+  const std::string& s = secret.Reveal();
+  if (s.empty()) return text;
+  for (std::size_t at = text.find(s); at != std::string::npos; at = text.find(s, at + 5)) {
+    text.replace(at, s.size(), "*****");
+  }
+  return text;
 }
 
 int HexValue(char c) {
@@ -139,14 +166,15 @@ std::optional<Failure> Socks5Handshake(int fd, const ProxyConfig& p, const Endpo
     if (!p.has_credentials) return ProxyFailure(p, target, "the proxy chose user/password authentication, none given");
     const std::string& pw = p.password.Reveal();
     if (p.username.size() > 255 || pw.size() > 255) return ProxyFailure(p, target, "proxy user or password too long");
-    Secret auth(std::string("\x01", 1) + static_cast<char>(p.username.size()) + p.username +
-                static_cast<char>(pw.size()) + pw);
+    const char version = 0x01, ulen = static_cast<char>(p.username.size()), plen = static_cast<char>(pw.size());
+    Secret auth = JoinSecret({{&version, 1}, {&ulen, 1}, p.username, {&plen, 1}, pw});
     if (IoResult r = WriteAll(fd, auth.Reveal(), d); r != IoResult::kOk) {
       return ProxyFailure(p, target, "proxy " + IoWords(r));
     }
     if (IoResult r = ReadExact(fd, 2, ans, d); r != IoResult::kOk) {
       return ProxyFailure(p, target, "proxy " + IoWords(r) + " during authentication");
     }
+    if (ans[0] != 0x01) return ProxyFailure(p, target, "malformed SOCKS5 authentication answer (version)");
     if (ans[1] != 0x00) {
       return Failure("4.7.0", "connect to " + target.host + ":" + std::to_string(target.port) + " via proxy " +
                                   p.Describe() + ": the proxy refused the user name or password for " + p.username);
@@ -164,7 +192,11 @@ std::optional<Failure> Socks5Handshake(int fd, const ProxyConfig& p, const Endpo
   if (IoResult r = ReadExact(fd, 4, ans, d); r != IoResult::kOk) {
     return ProxyFailure(p, target, "proxy " + IoWords(r) + " before answering CONNECT");
   }
+  // A reply that is not SOCKS5 is not trusted to mean "connected": the
+  // bytes after it would be taken for the server's greeting.
+  if (ans[0] != 0x05) return ProxyFailure(p, target, "malformed SOCKS5 answer to CONNECT (version)");
   if (ans[1] != 0x00) return ProxyFailure(p, target, Socks5ReplyWords(static_cast<unsigned char>(ans[1])));
+  if (ans[2] != 0x00) return ProxyFailure(p, target, "malformed SOCKS5 answer to CONNECT (reserved byte)");
   std::size_t rest = 0;
   switch (ans[3]) {
     case 0x01: rest = 4 + 2; break;
@@ -184,25 +216,37 @@ std::optional<Failure> Socks5Handshake(int fd, const ProxyConfig& p, const Endpo
 std::optional<Failure> HttpConnect(int fd, const ProxyConfig& p, const Endpoint& target, Deadline d) {
   std::string authority = (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" +
                           std::to_string(target.port);
-  std::string req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
-  Secret auth_line;
+  const std::string req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+  Secret whole;
   if (p.has_credentials) {
-    auth_line = Secret("Proxy-Authorization: Basic " + Base64Encode(p.username + ":" + p.password.Reveal()) + "\r\n");
+    Secret user_pass = JoinSecret({p.username, ":", p.password.Reveal()});
+    std::string b64 = Base64Encode(user_pass.Reveal());  // built in place: wiped below
+    whole = JoinSecret({req, "Proxy-Authorization: Basic ", b64, "\r\n\r\n"});
+    WipeBytes(b64.data(), b64.size());
+  } else {
+    whole = Secret(req + "\r\n");
   }
-  Secret whole(req + auth_line.Reveal() + "\r\n");
   if (IoResult r = WriteAll(fd, whole.Reveal(), d); r != IoResult::kOk) {
     return ProxyFailure(p, target, "proxy " + IoWords(r));
   }
   // The answer's head, one byte at a time: the server's greeting may follow
   // right after it and must stay unread.
   std::string head, byte;
-  while (head.size() < 8192 && (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)) {
+  while (head.size() < kMaxHttpHead && (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)) {
     if (IoResult r = ReadExact(fd, 1, byte, d); r != IoResult::kOk) {
       return ProxyFailure(p, target, "proxy " + IoWords(r) + " before answering CONNECT");
     }
     head += byte;
   }
-  std::string status_line = head.substr(0, head.find("\r\n"));
+  // A head that never ends is not an answer: taking its status line would
+  // hand the rest of the header to the SMTP session as the greeting.
+  if (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+    return ProxyFailure(p, target, "the proxy's answer to CONNECT has no end of header within " +
+                                       std::to_string(kMaxHttpHead) + " bytes");
+  }
+  // The proxy's own words go to the log: never with the password in them,
+  // even when the proxy echoes it back.
+  std::string status_line = WithoutSecret(head.substr(0, head.find("\r\n")), p.password);
   int code = 0;
   if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12 ||
       (code = std::atoi(status_line.c_str() + 9)) < 100) {
@@ -230,25 +274,42 @@ std::string ProxyConfig::Describe() const {
 }
 
 Secret ProxyConfig::CurlUrl() const {
-  auto enc = [](const std::string& s) {
-    std::string out;
+  // One buffer, reserved once for the worst case (every byte %-escaped), so
+  // the password is never left behind in a temporary or a reallocation.
+  std::string out;
+  out.reserve(64 + host.size() + 3 * (username.size() + password.size()));
+  out += kind == Kind::kSocks5 ? "socks5h://" : "http://";
+  auto append_escaped = [&out](std::string_view s) {
     for (unsigned char c : s) {
       if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
         out.push_back(static_cast<char>(c));
       } else {
-        char b[4];
-        std::snprintf(b, sizeof b, "%%%02X", c);
-        out += b;
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
       }
     }
-    return out;
   };
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::string cred = has_credentials ? enc(username) + ":" + enc(password.Reveal()) + "@" : "";
-  return Secret(std::string(kind == Kind::kSocks5 ? "socks5h://" : "http://") + cred + h + ":" + std::to_string(port));
+  if (has_credentials) {
+    append_escaped(username);
+    out.push_back(':');
+    append_escaped(password.Reveal());
+    out.push_back('@');
+  }
+  if (host.find(':') != std::string::npos) {
+    out += '[';
+    out += host;
+    out += ']';
+  } else {
+    out += host;
+  }
+  out += ':';
+  out += std::to_string(port);
+  return Secret(std::move(out));
 }
 
-Result<ProxyConfig> ParseProxyUrl(const std::string& url, const std::string& where, bool allow_credentials) {
+Result<ProxyConfig> ParseProxyUrl(std::string_view url, const std::string& where, bool allow_credentials) {
   ProxyConfig p;
   std::string_view rest(url);
   if (rest.rfind("socks5://", 0) == 0 || rest.rfind("socks5h://", 0) == 0) {
@@ -270,6 +331,7 @@ Result<ProxyConfig> ParseProxyUrl(const std::string& url, const std::string& whe
     rest.remove_prefix(at + 1);
     auto colon = cred.find(':');
     std::string pw;
+    pw.reserve(std::max<std::size_t>(cred.size(), 64));  // never reallocated: no stray copy
     if (!PercentDecode(cred.substr(0, colon), p.username) ||
         (colon != std::string_view::npos && !PercentDecode(cred.substr(colon + 1), pw))) {
       return ProxyConfigError(where, "bad %-escape in the proxy user or password");
@@ -315,13 +377,14 @@ Result<std::optional<ProxyConfig>> FindProxy(const std::string& global_url, cons
       if (!hit.value()) continue;
       const std::string& v = hit.value()->value.Reveal();
       if (Trim(v) == "direct") return std::optional<ProxyConfig>();
-      auto p = ParseProxyUrl(std::string(Trim(v)), "authrelay_proxy_maps entry for " + key, true);
+      // Parsed in place: a copy of the URL would be an unwiped copy of the password.
+      auto p = ParseProxyUrl(Trim(v), "authrelay_proxy_maps entry for " + key, true);
       if (!p.ok()) return p.failure();
       return std::optional<ProxyConfig>(std::move(p).value());
     }
   }
   if (Trim(global_url).empty()) return std::optional<ProxyConfig>();
-  auto p = ParseProxyUrl(std::string(Trim(global_url)), "authrelay_proxy", false);
+  auto p = ParseProxyUrl(Trim(global_url), "authrelay_proxy", false);
   if (!p.ok()) return p.failure();
   return std::optional<ProxyConfig>(std::move(p).value());
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/deadline.h"
 #include "core/result.h"
@@ -42,7 +43,7 @@ struct ProxyConfig {
 // (host may be [v6]; user and pass percent-decoded). where names the setting
 // in errors; allow_credentials is false for main.cf/authrelay.cf values.
 // Failure 4.3.5 that never contains the password.
-Result<ProxyConfig> ParseProxyUrl(const std::string& url, const std::string& where, bool allow_credentials);
+Result<ProxyConfig> ParseProxyUrl(std::string_view url, const std::string& where, bool allow_credentials);
 
 // The proxy for one next hop and server host, or nullopt for a direct
 // connection: authrelay_proxy_maps (next hop verbatim, then server host),

@@ -20,8 +20,11 @@ namespace authrelay {
 // as "+HH" (upper-case hex).
 std::string XtextEncode(std::string_view text);
 
+// The longest ORCPT value ("rfc822;" and the xtext) RFC 3461 allows.
+inline constexpr std::size_t kMaxOrcptValue = 500;
+
 // " ORCPT=rfc822;<xtext>" when the server offers DSN and the original
-// recipient is known, else "".
+// recipient is known, printable US-ASCII and short enough, else "".
 std::string OrcptParameter(bool server_offers_dsn, std::string_view original_recipient);
 
 // The same for the recipient at index i of env.recipients (the original

@@ -117,6 +117,44 @@ if [ $rc = 75 ] && grep -q "^error: authrelay_proxy: proxy credentials do not be
    && ! grep -q Pr0xyPassw0rd <<<"$out"; then ok "--check: credentials in authrelay_proxy refused, password not shown"
 else bad "--check with credentials in authrelay_proxy: rc=$rc $out"; fi
 
+# 4b'. A proxy map holds proxy passwords: --check warns when others can read it.
+printf '[smtp.example.com]:587 socks5://relay:Pr0xyPassw0rd@proxy.example.com:1080\n' > "$D/old/proxy_map"
+postmap -c "$D/old" "hash:$D/old/proxy_map"; chmod 644 "$D/old/proxy_map.db"
+printf 'authrelay_proxy_maps = hash:%s/old/proxy_map\n' "$D" > "$D/old/authrelay.cf"
+out=$("$BIN" -c "$D/old" --check --nexthop='[smtp.example.com]:587' 2>&1)
+if grep -q "^warning: lookup table $D/old/proxy_map.db is world-readable and may hold passwords" <<<"$out" \
+   && ! grep -q Pr0xyPassw0rd <<<"$out"; then ok "--check: world-readable proxy map warned about, password not shown"
+else bad "--check with a world-readable proxy map: $out"; fi
+chmod 640 "$D/old/proxy_map.db"
+out=$("$BIN" -c "$D/old" --check --nexthop='[smtp.example.com]:587' 2>&1)
+grep -q "proxy_map.db is world-readable" <<<"$out" && bad "640 proxy map still warned: $out" || ok "--check: proxy map mode 640 raises no warning"
+rm -f "$D/old/proxy_map" "$D/old/proxy_map.db" "$D/old/authrelay.cf"
+
+# 4c. Whoever can write authrelay.cf picks the proxy and the TLS policy of
+# every mail: a group/world-writable one (or a symlink to one) defers.
+echo "authrelay_proxy = socks5://attacker.example:1080" > "$D/old/writable.cf"
+chmod 666 "$D/old/writable.cf"
+ln -sf writable.cf "$D/old/authrelay.cf"
+for how in symlink file; do
+  [ $how = file ] && { rm -f "$D/old/authrelay.cf"; cp "$D/old/writable.cf" "$D/old/authrelay.cf"; chmod 646 "$D/old/authrelay.cf"; }
+  out=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1); rc=$?
+  if [ $rc = 75 ] && grep -q "authrelay.cf is writable by group or others" <<<"$out"; then
+    ok "world-writable authrelay.cf ($how) refused: $(head -1 <<<"$out")"
+  else bad "world-writable authrelay.cf ($how) accepted: rc=$rc $out"; fi
+done
+chmod 644 "$D/old/authrelay.cf"
+got=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1)
+[ "$got" = "authrelay_proxy = socks5://attacker.example:1080" ] && ok "authrelay.cf mode 644 is read" || bad "644: $got"
+rm -f "$D/old/writable.cf"
+# A symlink to nothing (a broken install) defers: its proxy must not be
+# silently dropped (mail would go direct).
+ln -sfn "$D/old/missing.cf" "$D/old/authrelay.cf"
+out=$("$BIN" -c "$D/old" --postconf -- authrelay_proxy 2>&1); rc=$?
+if [ $rc = 75 ] && grep -q "cannot read authrelay.cf (No such file or directory)" <<<"$out"; then
+  ok "dangling authrelay.cf symlink defers: $(head -1 <<<"$out")"
+else bad "dangling authrelay.cf symlink: rc=$rc $out"; fi
+rm -f "$D/old/authrelay.cf"
+
 # 5. The log hint: once per version of main.cf, not on every delivery.
 # Deliveries as an unprivileged user (as pipe(8) runs them) to a port
 # nothing listens on; the marker lives in the state directory (that of

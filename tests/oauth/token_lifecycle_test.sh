@@ -349,8 +349,32 @@ grep -q "^error: OAuth token store $D/enrol/cert.json: private key file $D/app.k
   && ok "--check: an unsafe certificate key is an error; a good service account store raises nothing" || bad "check assert: $out"
 chmod 600 "$D/app.key"
 
+# 5b. --oauth-status --refresh goes through the proxy a delivery to the
+# next hop would use (credentials from authrelay_proxy_maps), not direct.
+python3 "$(dirname "$0")/../proxy/test_proxy.py" socks5 --user relay --password Pr0xyPassw0rd \
+  > "$D/proxy.out" 2> "$D/proxy.log" &
+PX=$!
+for _ in $(seq 50); do grep -qs '^PORT' "$D/proxy.out" && break; sleep 0.1; done
+PXPORT=$(awk '/^PORT/ {print $2}' "$D/proxy.out")
+printf '[smtp.office365.com]:587 socks5://relay:Pr0xyPassw0rd@127.0.0.1:%s\n' "$PXPORT" > "$D/proxy_map"
+postmap -c "$D/cf" "hash:$D/proxy_map"
+store "$D/via-proxy.json" rt-original
+out=$(run -o "authrelay_proxy_maps=hash:$D/proxy_map" --nexthop='[smtp.office365.com]:587' \
+  --oauth-status "$D/via-proxy.json" --refresh 2>&1); rc=$?
+echo "$out" > "$D/c-via-proxy.out"
+[ "$rc" = 0 ] && grep -q "access token refreshed" <<<"$out" && grep -q "AUTH user=relay ok" "$D/proxy.log" \
+  && grep -q "CONNECT 127.0.0.1:$PORT" "$D/proxy.log" && ! grep -q Pr0xyPassw0rd <<<"$out" \
+  && ok "--oauth-status --refresh --nexthop=N: through N's SOCKS5 proxy (with its map credentials)" \
+  || bad "refresh via proxy: rc=$rc $out / $(cat "$D/proxy.log")"
+store "$D/via-dead-proxy.json" rt-original
+out=$(run -o "authrelay_proxy=http://127.0.0.1:1" --oauth-status "$D/via-dead-proxy.json" --refresh 2>&1); rc=$?
+echo "$out" > "$D/c-via-dead-proxy.out"
+[ "$rc" = 75 ] && ok "--oauth-status --refresh with authrelay_proxy unreachable defers (it does not go direct): $(head -1 <<<"$out")" \
+  || bad "dead proxy: rc=$rc $out"
+kill "$PX"; wait "$PX" 2>/dev/null
+
 # 6. Nothing secret anywhere we print or log.
-if grep -rqE "at-fresh|at-expired|at-app|at-sa-|at-cert-|rt-rotated|rt-original|rt-enrolled|cs-test-secret|4/code-|PRIVATE KEY|$(sed -n 2p "$D/sa.pem")|$(sed -n 2p "$D/app.key")" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then
+if grep -rqE "at-fresh|at-expired|at-app|at-sa-|at-cert-|rt-rotated|rt-original|Pr0xyPassw0rd|rt-enrolled|cs-test-secret|4/code-|PRIVATE KEY|$(sed -n 2p "$D/sa.pem")|$(sed -n 2p "$D/app.key")" "$D"/c*.out "$D"/e-*.out "$D/authrelay.log"; then
   bad "a token or the client secret was printed or logged"
 else ok "no token or client secret in any output or log"; fi
 if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then

@@ -50,6 +50,20 @@ BOOST_AUTO_TEST_CASE(xtext_follows_rfc3461) {
   BOOST_CHECK_EQUAL(OrcptParameter(false, "a@b"), "");
 }
 
+// What could only go out malformed is left out, never sent: a control byte
+// or 8-bit text (an rfc822 ORCPT is printable ASCII), or a value past 500
+// characters (the RCPT line could be refused, bouncing the recipient).
+BOOST_AUTO_TEST_CASE(orcpt_left_out_when_it_cannot_be_a_valid_rfc822_orcpt) {
+  BOOST_CHECK_EQUAL(OrcptParameter(true, "\"a b\"+x=1@d"), " ORCPT=rfc822;\"a+20b\"+2Bx+3D1@d");
+  BOOST_CHECK_EQUAL(OrcptParameter(true, std::string("a\r\nRCPT TO:<x@y>@d", 17)), "");
+  BOOST_CHECK_EQUAL(OrcptParameter(true, std::string("a\x00b@d", 6)), "");
+  BOOST_CHECK_EQUAL(OrcptParameter(true, "j\xc3\xb6rg@example.org"), "");
+  const std::string at_limit = std::string(493 - 2, 'a') + "@d";  // "rfc822;" + 493 = 500
+  BOOST_CHECK_EQUAL(OrcptParameter(true, at_limit).size(), std::string(" ORCPT=").size() + 500);
+  BOOST_CHECK_EQUAL(OrcptParameter(true, "x" + at_limit), "");
+  BOOST_CHECK_EQUAL(OrcptParameter(true, std::string(200, ' ') + "@d"), "");  // 600 after encoding
+}
+
 BOOST_AUTO_TEST_CASE(sent_with_each_rcpt_when_dsn_is_offered) {
   for (bool pipelining : {false, true}) {
     ScriptedServer s;

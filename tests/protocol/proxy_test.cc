@@ -9,8 +9,12 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "net/proxy.h"
 #include "protocol/test_client.h"
@@ -129,6 +133,78 @@ void CheckNoSecret(const std::string& text) {
   BOOST_CHECK_EQUAL(text.find(kProxyPassword), std::string::npos);
 }
 
+// A hostile proxy: accepts one connection, sends `script` (all at once, or
+// one byte per write), then reads until the client closes. It does not wait
+// for the client's requests: the client reads only the bytes each step needs,
+// so what is left over shows whether it took too much.
+class RawProxy {
+ public:
+  explicit RawProxy(std::string script, bool one_byte_writes = false) {
+    listen_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(listen_, 1) == 0);
+    socklen_t len = sizeof a;
+    getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, script = std::move(script), one_byte_writes] {
+      pollfd p{listen_, POLLIN, 0};
+      if (poll(&p, 1, 10000) != 1) return;
+      int c = accept(listen_, nullptr, nullptr);
+      if (c < 0) return;
+      for (std::size_t i = 0; i < script.size();) {
+        std::size_t n = one_byte_writes ? 1 : script.size() - i;
+        ssize_t w = write(c, script.data() + i, n);
+        if (w <= 0) break;
+        i += static_cast<std::size_t>(w);
+        if (one_byte_writes) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      char buf[4096];
+      for (;;) {
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 10000) != 1) break;
+        ssize_t r = read(c, buf, sizeof buf);
+        if (r <= 0) break;
+        received_.append(buf, static_cast<std::size_t>(r));
+      }
+      close(c);
+    });
+  }
+  ~RawProxy() {
+    thread_.join();
+    close(listen_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int listen_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string received_;
+};
+
+Result<UniqueFd> ConnectRaw(const std::string& scheme_and_creds, const RawProxy& proxy, int seconds = 5) {
+  ProxyConfig p = Proxy(scheme_and_creds + "127.0.0.1:" + std::to_string(proxy.port()));
+  return ConnectViaProxy(p, ProxiedEndpoint("mx.test", 25), Deadline::AfterSeconds(seconds), "all", "");
+}
+
+// What the server side of a tunnel sends first, read with a short wait.
+std::string FirstBytes(int fd, std::size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) != 1) break;
+    char buf[256];
+    ssize_t r = read(fd, buf, std::min(sizeof buf, n - out.size()));
+    if (r <= 0) break;
+    out.append(buf, static_cast<std::size_t>(r));
+  }
+  return out;
+}
+
+const std::string kSocksOk("\x05\x00", 2);
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(proxy)
@@ -226,6 +302,85 @@ BOOST_AUTO_TEST_CASE(a_wrong_proxy_password_is_the_proxy_refusing_credentials) {
   BOOST_CHECK_NE(r.connect_failure->text().find("the proxy refused the user name or password for relay"),
                  std::string::npos);
   CheckNoSecret(r.connect_failure->text());
+}
+
+// Hostile proxies, from outside: each answer either refuses in one line
+// without the password, or connects with not one byte of the server's
+// greeting consumed.
+BOOST_AUTO_TEST_CASE(hostile_socks5_connect_reply_with_a_wrong_version_is_not_a_connection) {
+  RawProxy px(kSocksOk + std::string("\x04\x00\x00\x01\x7f\x00\x00\x01\x00\x19", 10) + "220 forged\r\n");
+  auto fd = ConnectRaw("socks5://", px);
+  BOOST_REQUIRE(!fd.ok());
+  BOOST_CHECK_NE(fd.failure().text().find("malformed SOCKS5 answer"), std::string::npos);
+  BOOST_CHECK_EQUAL(fd.failure().dsn().substr(0, 2), "4.");
+}
+
+BOOST_AUTO_TEST_CASE(hostile_socks5_auth_reply_with_a_wrong_version_is_refused) {
+  RawProxy px(std::string("\x05\x02", 2) + std::string("\x05\x00", 2) +
+              std::string("\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x19", 10));
+  auto fd = ConnectRaw("socks5://relay:" + kProxyPassword + "@", px);
+  BOOST_REQUIRE(!fd.ok());
+  BOOST_CHECK_NE(fd.failure().text().find("authentication answer"), std::string::npos);
+  CheckNoSecret(fd.failure().text());
+}
+
+BOOST_AUTO_TEST_CASE(hostile_socks5_255_byte_domain_in_1_byte_writes_leaves_the_greeting_unread) {
+  std::string reply("\x05\x00\x00\x03\xff", 5);
+  reply += std::string(255, 'a') + std::string("\x00\x19", 2) + "220 mx.test ESMTP\r\n";
+  RawProxy px(kSocksOk + reply, /*one_byte_writes=*/true);
+  auto fd = ConnectRaw("socks5://", px);
+  BOOST_REQUIRE_MESSAGE(fd.ok(), (fd.ok() ? "" : fd.failure().text()));
+  BOOST_CHECK_EQUAL(FirstBytes(fd.value().get(), 19), "220 mx.test ESMTP\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(hostile_socks5_short_reply_or_garbage_is_a_proxy_failure) {
+  for (const std::string& script : {std::string("\x05", 1), std::string("HTTP/1.1 400 Bad\r\n\r\n"),
+                                    kSocksOk + std::string("\x05\x00\x00\x09", 4)}) {
+    RawProxy px(script);
+    auto fd = ConnectRaw("socks5://", px);
+    BOOST_REQUIRE(!fd.ok());
+    BOOST_CHECK_EQUAL(fd.failure().dsn().substr(0, 2), "4.");
+    BOOST_CHECK_NE(fd.failure().text().find("via proxy socks5 127.0.0.1"), std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_proxy_is_bounded_by_the_deadline) {
+  for (const char* scheme : {"socks5://", "http://"}) {
+    RawProxy px("");
+    auto start = std::chrono::steady_clock::now();
+    auto fd = ConnectRaw(scheme, px, 1);
+    auto took = std::chrono::steady_clock::now() - start;
+    BOOST_REQUIRE(!fd.ok());
+    BOOST_CHECK_NE(fd.failure().text().find("timed out"), std::string::npos);
+    BOOST_CHECK(took < std::chrono::milliseconds(1800));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hostile_http_header_that_never_ends_is_not_a_connection) {
+  RawProxy px("HTTP/1.1 200 Connection established\r\nX-Pad: " + std::string(9000, 'a'));
+  auto fd = ConnectRaw("http://", px);
+  BOOST_REQUIRE_MESSAGE(!fd.ok(), "a 200 whose header never ended was taken as a tunnel");
+  BOOST_CHECK_NE(fd.failure().text().find("no end of header"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_http_proxy_echoing_the_password_is_not_logged) {
+  RawProxy px("HTTP/1.1 407 wrong password " + kProxyPassword + " for relay\r\n\r\n");
+  auto fd = ConnectRaw("http://relay:" + kProxyPassword + "@", px);
+  BOOST_REQUIRE(!fd.ok());
+  BOOST_CHECK_EQUAL(fd.failure().dsn(), "4.7.0");
+  BOOST_CHECK_NE(fd.failure().text().find("wrong password *****"), std::string::npos);
+  CheckNoSecret(fd.failure().text());
+  CheckNoSecret(fd.failure().detail());
+}
+
+BOOST_AUTO_TEST_CASE(http_200_with_bytes_after_the_header_leaves_them_to_the_session) {
+  // What follows the head is the tunnel: the server's greeting (or a forgery
+  // a proxy could send as well after it); plaintext before STARTTLS is never
+  // trusted, and after STARTTLS the session refuses buffered plaintext.
+  RawProxy px("HTTP/1.1 200 OK\r\nVia: x\r\n\r\n220 mx.test ESMTP\r\n", /*one_byte_writes=*/true);
+  auto fd = ConnectRaw("http://", px);
+  BOOST_REQUIRE_MESSAGE(fd.ok(), (fd.ok() ? "" : fd.failure().text()));
+  BOOST_CHECK_EQUAL(FirstBytes(fd.value().get(), 19), "220 mx.test ESMTP\r\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
