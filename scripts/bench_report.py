@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns scripts/bench's results into a table (stdout), docs/bench/report.md
-and docs/bench/chart.png (gnuplot), with the targets of issue #6 checked.
+and docs/bench/chart.png (gnuplot), with the performance targets checked.
 
     bench_report.py RESULTS_DIR DOCS_DIR N MSMTP_VERSION POSTFIX_VERSION
 """
@@ -163,7 +163,7 @@ def main():
             say(f"| {what} | {count:,} | {100 * count / total:.1f}% |")
         say(f"| total | {total:,} | 100% |")
         say("")
-    say("## Targets (issue #6)")
+    say("## Targets")
     say("")
     say("| target | measured | met |")
     say("|---|---|---|")

@@ -1,4 +1,4 @@
-// Command-line contract (SPEC §1, §7). Pure: argv in, Options or Failure out.
+// Command-line contract (docs/DESIGN.md §2.1, §2.5). Pure: argv in, Options or Failure out.
 //
 // Delivery:  authrelay --nexthop=N --sender=S [--queue-id=Q] [--size=N]
 //                      [--orcpt=ORIG]... (pipe(8) repeats it per recipient, in order)

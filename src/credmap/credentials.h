@@ -1,5 +1,5 @@
 // SASL credentials for one delivery, found in smtp_sasl_password_maps in
-// exactly smtp(8)'s order (smtp_sasl_glue.c, POSTFIX-FACTS §2.1):
+// exactly smtp(8)'s order (Postfix's smtp_sasl_glue.c; docs/DESIGN.md §5.2):
 //   with smtp_sender_dependent_authentication = yes and a non-empty sender:
 //     the sender address, the address without its extension
 //     (recipient_delimiter), then @domain;

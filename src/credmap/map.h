@@ -1,5 +1,5 @@
 // Read-only Postfix lookup tables ("type:name"), read exactly as Postfix
-// reads the files postmap writes (POSTFIX-FACTS §3):
+// reads the files postmap writes (docs/DESIGN.md §5.1):
 //   hash:/p, btree:/p  Berkeley DB file /p.db, flock(LOCK_SH) around access
 //   lmdb:/p            LMDB file /p.lmdb, NOSUBDIR|NOLOCK|RDONLY, fcntl read lock
 //   texthash:/p        the source file /p itself, parsed like postmap

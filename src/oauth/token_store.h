@@ -1,4 +1,4 @@
-// OAuth 2.0 token stores (issue #7): one JSON file per account, named by a
+// OAuth 2.0 token stores (docs/DESIGN.md §7.4): one JSON file per account, named by a
 // credentials map value "user@example.com:oauth2:/path/to/store.json".
 //
 // The file holds the client registration, the refresh token and the

@@ -1,5 +1,5 @@
-// Next-hop strings as Postfix passes them in ${nexthop} (POSTFIX-FACTS
-// §2.5): "[host]", "[host]:port", "[addr]:port", "host", "host:port",
+// Next-hop strings as Postfix passes them in ${nexthop} (docs/DESIGN.md
+// §10): "[host]", "[host]:port", "[addr]:port", "host", "host:port",
 // "host:service", and lists of these separated by commas or whitespace.
 #pragma once
 

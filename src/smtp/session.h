@@ -4,7 +4,7 @@
 // Cyrus type appears here, so tests drive it over any Transport.
 //
 // Every failure is classified the way smtp(8) words and codes it
-// (POSTFIX-FACTS §4), and marked try_next when it happened before MAIL
+// (docs/DESIGN.md §6.3), and marked try_next when it happened before MAIL
 // (another server of the next hop may still take the mail).
 #pragma once
 

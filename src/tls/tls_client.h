@@ -1,5 +1,5 @@
-// TLS client policy and OpenSSL context (smtp(8)'s levels, POSTFIX-FACTS
-// §2.6). One TlsClient per delivery attempt; it builds the SSL_CTX lazily
+// TLS client policy and OpenSSL context (smtp(8)'s levels,
+// docs/DESIGN.md §4.1). One TlsClient per delivery attempt; it builds the SSL_CTX lazily
 // and only loads CAs when the level verifies certificates.
 #pragma once
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Next-hop resolution and failover (issue #3): a next hop without brackets
+# Next-hop resolution and failover: a next hop without brackets
 # is looked up in DNS (a dnsmasq on the namespace's loopback): two MX
 # records, the preferred one dead, delivers through the other; a name with
 # no MX falls back to its address; a list "[a]:port,[b]:port" is tried in

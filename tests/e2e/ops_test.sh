@@ -1,5 +1,5 @@
 #!/bin/bash
-# The ops flags against the real test smarthost (issue #4): --probe shows
+# The ops flags against the real test smarthost: --probe shows
 # TLS, chain, AUTH offered/chosen and a redacted transcript, its exit code
 # equals a real delivery's for the same fault; --check run as the pipe user
 # names each local problem with its fix; --json parses.

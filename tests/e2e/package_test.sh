@@ -1,5 +1,5 @@
 #!/bin/bash
-# The .deb (issue #4): lintian reports no errors, dpkg -i installs it,
+# The .deb: lintian reports no errors, dpkg -i installs it,
 # man authrelay shows the page, and authrelay-setup followed by sendmail
 # delivers through the test smarthost. Removes the package afterwards.
 # Usage: package_test.sh BUILD_DIR   (as root; installs into /usr)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A 10,000-entry credentials map rebuilt by postmap in a loop while 200
-# deliveries run (issue #3): every delivery must authenticate. postmap
+# deliveries run: every delivery must authenticate. postmap
 # rewrites the .db in place under an exclusive flock(); authrelay reads it
 # under the shared lock, so it sees the old or the new table, never half.
 # Usage: rebuild_test.sh PATH/TO/authrelay [COUNT]

@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end: real Postfix -> pipe(8) -> authrelay -> real Postfix smarthost
-# with TLS and Cyrus SASL. Issue #2's "must show" items 3-6.
+# with TLS and Cyrus SASL.
 # Usage: relay_test.sh PATH/TO/authrelay
 set -euo pipefail
 E2E_BIN=$(readlink -f "$1")
