@@ -163,11 +163,11 @@ class PlainClient final : public SaslClient {
  public:
   Result<SaslStep> Start(const std::vector<std::string>& mechanisms) override {
     for (const auto& m : mechanisms) {
-      if (m == "PLAIN") return SaslStep{"PLAIN", Blob()};
+      if (m == "PLAIN") return SaslStep{"PLAIN", Secret(Blob())};
     }
     return Failure("4.7.0", "no mechanism", "fuzz client knows PLAIN only");
   }
-  Result<std::string> Step(const std::string&) override { return Blob(); }
+  Result<Secret> Step(const std::string&) override { return Secret(Blob()); }
   static std::string Blob() { return std::string(1, '\0') + kUser + '\0' + kPassword; }
 };
 
@@ -214,14 +214,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   policy.dry_run = data[1] & 16;
   policy.trace = true;
   policy.sasl_options_plain = policy.sasl_options_tls = policy.sasl_options_verified = "noanonymous";
-  Credentials creds;
-  creds.username = kUser;
-  creds.password = Secret(kPassword);
-  policy.credentials = data[2] & 1 ? &creds : nullptr;
+  const bool with_credentials = data[2] & 1;
+  if (with_credentials) policy.sasl_username = std::string(kUser);
   policy.sasl_factory = [](unsigned, bool) -> Result<std::unique_ptr<SaslClient>> {
     return std::unique_ptr<SaslClient>(new PlainClient);
   };
-  Envelope env{"sender@example.org", {"a@example.com"}, std::nullopt};
+  Envelope env{"sender@example.org", {"a@example.com"}, std::nullopt, {}};
   for (int i = 0; i < data[3] % 3; ++i) env.recipients.push_back("r" + std::to_string(i) + "@example.com");
 
   // The log sink appends (O_APPEND): emptied here, it holds this run only.
@@ -243,7 +241,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (r.failure && r.failure->permanent()) Check(t.any_5xx, "bounced without a 5xx from the server", status);
   if (t.auth_sent) {
-    Check(policy.credentials != nullptr, "AUTH without credentials", status);
+    Check(with_credentials, "AUTH without credentials", status);
     Check(!t.auth_without_tls || policy.allow_plaintext_auth, "AUTH in plaintext", status);
     Check(!t.auth_without_tls || !TlsRequired(policy.tls_level), "AUTH before the required TLS", status);
   }
@@ -256,7 +254,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Without credentials the session never holds the password: a server that
   // happens to send it is not a leak of ours.
-  for (const std::string& form : policy.credentials ? SecretForms() : std::vector<std::string>()) {
+  for (const std::string& form : with_credentials ? SecretForms() : std::vector<std::string>()) {
     if (r.failure) {
       Check(r.failure->text().find(form) == std::string::npos, "secret in the status text", status);
       Check(r.failure->detail().find(form) == std::string::npos, "secret in the failure detail", r.failure->detail());
