@@ -319,9 +319,10 @@ Result<SslPtr> TlsClient::NewSsl() {
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    // An address must be in the certificate's IP subjectAltName AND, when
-    // host names are listed too, one of them must match: OpenSSL checks the
-    // two kinds separately, as it does for smtp(8) toward an address.
+    // An address in the list must be in the certificate's IP
+    // subjectAltName AND, when host names are listed too, one of them must
+    // match: OpenSSL checks the two kinds separately, as it does for
+    // smtp(8). A list without an address checks host names only.
     bool first = true;
     for (const std::string& name : policy_.match_names) {
       if (IsIpAddress(name)) {
