@@ -167,11 +167,15 @@ Result<SSL_CTX*> TlsClient::Context() {
   // TLS 1.0 and 1.1 sign the key exchange with SHA-1 (or MD5+SHA-1), which
   // OpenSSL 3 refuses at every security level above 0, so a protocol list
   // that admits them would otherwise never get a TLS 1.1 handshake through.
-  // smtp(8) runs its client at level 0 always; we lower it only when the
-  // admin's list admits a protocol below TLS 1.2, so the default (TLS 1.2
-  // at least) keeps OpenSSL's level and its key-size and digest minimums.
-  // Set before the cipher list, so an explicit "@SECLEVEL=n" there wins.
-  if (AdmitsPreTls12(lo, hi, no_options)) SSL_CTX_set_security_level(ctx.get(), 0);
+  // smtp(8) runs unauthenticated TLS (may, encrypt) at level 0 and raises
+  // it to 1 where the certificate must match (fingerprint and up), which
+  // rules TLS 1.0/1.1 out there. We lower it only for may/encrypt AND when
+  // the admin's list admits a protocol below TLS 1.2, so the default (TLS
+  // 1.2 at least) keeps OpenSSL's level and its key-size and digest
+  // minimums. Set before the cipher list: an explicit "@SECLEVEL=n" wins.
+  if (policy_.level <= TlsLevel::kEncrypt && AdmitsPreTls12(lo, hi, no_options)) {
+    SSL_CTX_set_security_level(ctx.get(), 0);
+  }
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (!policy_.ciphers.empty() || !policy_.exclude.empty()) {
     std::string list = policy_.ciphers.empty() ? "DEFAULT" : policy_.ciphers;
