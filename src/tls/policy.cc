@@ -242,6 +242,12 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
           p.match_names.push_back(name);
         }
       }
+      if (p.match_names.empty() && !Split(s.secure_cert_match, kListSeparators).empty()) {
+        // Only "dot-nexthop" was listed: keep smtp(8)'s expansion, which no
+        // certificate matches, so the attempt fails at verification as
+        // smtp(8)'s does rather than as a configuration problem.
+        p.match_names.push_back("." + d.domain);
+      }
       p.name_hint = "the certificate must carry the IP address " + d.domain +
                     " as a subjectAltName; or write the next hop with the host name the certificate names "
                     "([smtp.example.com]:" + std::to_string(d.port) + ")";
