@@ -242,19 +242,23 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
           p.match_names.push_back(name);
         }
       }
+      if (p.match_names.empty() && !Split(s.secure_cert_match, kListSeparators).empty()) {
+        // Only "dot-nexthop" was listed: keep smtp(8)'s expansion, which no
+        // certificate matches, so the attempt fails at verification as
+        // smtp(8)'s does rather than as a configuration problem.
+        p.match_names.push_back("." + d.domain);
+      }
       p.name_hint = "the certificate must carry the IP address " + d.domain +
                     " as a subjectAltName; or write the next hop with the host name the certificate names "
                     "([smtp.example.com]:" + std::to_string(d.port) + ")";
     } else {
       // smtp(8) splits these lists on commas, white space and colons.
+      // Toward an address "nexthop" and "hostname" expand to it, and only
+      // then is the certificate's IP subjectAltName required (with any host
+      // name listed besides); a list of host names only is matched as
+      // names, even toward an address, as smtp(8) does.
       const std::string& match = secure ? s.secure_cert_match : s.verify_cert_match;
       for (const std::string& word : Split(match, kListSeparators)) p.match_names.push_back(MatchName(word, d));
-    }
-    // Toward an address, smtp(8) has OpenSSL check it against the
-    // certificate's IP subjectAltName besides the listed names.
-    if (IsAddress(d.server_host) &&
-        std::find(p.match_names.begin(), p.match_names.end(), d.server_host) == p.match_names.end()) {
-      p.match_names.insert(p.match_names.begin(), d.server_host);
     }
     if (p.match_names.empty()) {
       // Fail closed: an empty list would accept a certificate for any name.

@@ -131,6 +131,19 @@ bool ProtocolRange(std::string_view protocols, int* floor, int* ceiling, long* n
   return true;
 }
 
+bool AdmitsPreTls12(int floor, int ceiling, long no_options) {
+  struct Legacy {
+    int version;
+    long no_option;
+  };
+  static const Legacy kLegacy[] = {{TLS1_VERSION, SSL_OP_NO_TLSv1}, {TLS1_1_VERSION, SSL_OP_NO_TLSv1_1}};
+  for (const Legacy& v : kLegacy) {
+    bool in_range = (floor == 0 || v.version >= floor) && (ceiling == 0 || v.version <= ceiling);
+    if (in_range && !(no_options & v.no_option)) return true;
+  }
+  return false;
+}
+
 Result<SSL_CTX*> TlsClient::Context() {
   if (ctx_) return ctx_.get();
   ERR_clear_error();
@@ -151,6 +164,18 @@ Result<SSL_CTX*> TlsClient::Context() {
   SSL_CTX_set_min_proto_version(ctx.get(), lo);
   SSL_CTX_set_max_proto_version(ctx.get(), hi);
   if (no_options) SSL_CTX_set_options(ctx.get(), static_cast<uint64_t>(no_options));
+  // TLS 1.0 and 1.1 sign the key exchange with SHA-1 (or MD5+SHA-1), which
+  // OpenSSL 3 refuses at every security level above 0, so a protocol list
+  // that admits them would otherwise never get a TLS 1.1 handshake through.
+  // smtp(8) runs unauthenticated TLS (may, encrypt) at level 0 and raises
+  // it to 1 where the certificate must match (fingerprint and up), which
+  // rules TLS 1.0/1.1 out there. We lower it only for may/encrypt AND when
+  // the admin's list admits a protocol below TLS 1.2, so the default (TLS
+  // 1.2 at least) keeps OpenSSL's level and its key-size and digest
+  // minimums. Set before the cipher list: an explicit "@SECLEVEL=n" wins.
+  if (policy_.level <= TlsLevel::kEncrypt && AdmitsPreTls12(lo, hi, no_options)) {
+    SSL_CTX_set_security_level(ctx.get(), 0);
+  }
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (!policy_.ciphers.empty() || !policy_.exclude.empty()) {
     std::string list = policy_.ciphers.empty() ? "DEFAULT" : policy_.ciphers;
@@ -298,9 +323,10 @@ Result<SslPtr> TlsClient::NewSsl() {
   if (policy_.level >= TlsLevel::kVerify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    // An address must be in the certificate's IP subjectAltName AND, when
-    // host names are listed too, one of them must match: OpenSSL checks the
-    // two kinds separately, as it does for smtp(8) toward an address.
+    // An address in the list must be in the certificate's IP
+    // subjectAltName AND, when host names are listed too, one of them must
+    // match: OpenSSL checks the two kinds separately, as it does for
+    // smtp(8). A list without an address checks host names only.
     bool first = true;
     for (const std::string& name : policy_.match_names) {
       if (IsIpAddress(name)) {

@@ -53,6 +53,10 @@ using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 // false on a token it does not know.
 bool ProtocolRange(std::string_view protocols, int* floor, int* ceiling, long* no_options);
 
+// Whether a range from ProtocolRange (0 = open end) admits TLS 1.0 or 1.1:
+// then the client runs at OpenSSL security level 0, as those protocols need.
+bool AdmitsPreTls12(int floor, int ceiling, long no_options);
+
 class TlsClient {
  public:
   explicit TlsClient(TlsPolicy policy)

@@ -60,6 +60,8 @@ ScriptedServer& ScriptedServer::StartTls(std::string cert, std::string key, int 
     if (!ctx) {
       ctx = ctx_ = SSL_CTX_new(TLS_server_method());
       if (max_version) SSL_CTX_set_max_proto_version(ctx_, max_version);
+      // OpenSSL 3 signs a TLS 1.0/1.1 key exchange only at security level 0.
+      if (max_version && max_version < TLS1_2_VERSION) SSL_CTX_set_security_level(ctx_, 0);
       if (!client_ca_.empty()) {
         SSL_CTX_load_verify_locations(ctx_, client_ca_.c_str(), nullptr);
         SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);

@@ -197,6 +197,29 @@ BOOST_AUTO_TEST_CASE(policy_protocols_are_enforced) {
   BOOST_TEST(r.failure->text() == "Cannot start TLS: handshake failure");
 }
 
+BOOST_AUTO_TEST_CASE(tls_1_1_only_where_the_protocol_list_admits_it) {
+  // A server that stops at TLS 1.1. A list admitting TLS 1.1 must get a
+  // handshake through (smtp(8) does); with no list the TLS 1.2 floor holds.
+  ScriptedServer old_ok;
+  TlsDelivery(old_ok, "server", TLS1_1_VERSION);
+  BOOST_TEST(RunWith(old_ok, FromPolicyMap("encrypt protocols=!SSLv2:!SSLv3")).delivered);
+  ScriptedServer gap;
+  TlsDelivery(gap, "server", TLS1_1_VERSION);
+  BOOST_TEST(RunWith(gap, FromPolicyMap("encrypt protocols=!TLSv1.2")).delivered);
+  ScriptedServer floor;
+  UpToTls(floor, "server", TLS1_1_VERSION);
+  AttemptResult r = RunWith(floor, FromPolicyMap("encrypt"));
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->text() == "Cannot start TLS: handshake failure");
+  // Where the certificate must match, smtp(8) keeps OpenSSL's security
+  // level, whose digest minimum rules TLS 1.1 out even when listed.
+  ScriptedServer verified;
+  UpToTls(verified, "server", TLS1_1_VERSION);
+  AttemptResult v = RunWith(verified, FromPolicyMap("secure protocols=!SSLv2:!SSLv3"));
+  BOOST_REQUIRE(v.failure);
+  BOOST_TEST(v.failure->text() == "Cannot start TLS: handshake failure");
+}
+
 BOOST_AUTO_TEST_CASE(policy_exclude_removes_ciphers) {
   // TLS 1.2 only, and every ECDHE suite excluded: the server's RSA key
   // still allows DHE/RSA suites, but excluding "HIGH" leaves nothing.

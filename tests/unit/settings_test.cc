@@ -40,6 +40,28 @@ BOOST_AUTO_TEST_CASE(protocol_lists_as_postfix_reads_them) {
   BOOST_TEST(!ProtocolRange(">=TLSv9", &lo, &hi, &no));
 }
 
+BOOST_AUTO_TEST_CASE(security_level_zero_only_where_the_list_admits_tls_below_1_2) {
+  // The lists the differential harness found smtp(8) negotiating TLS 1.1
+  // with, and lists that keep TLS 1.2 as the floor.
+  auto admits = [](const char* list) {
+    int lo = 0, hi = 0;
+    long no = 0;
+    BOOST_REQUIRE(ProtocolRange(list, &lo, &hi, &no));
+    return AdmitsPreTls12(lo, hi, no);
+  };
+  BOOST_TEST(admits("!SSLv2, !SSLv3"));
+  BOOST_TEST(admits("!TLSv1.2"));
+  BOOST_TEST(admits("!TLSv1.3"));
+  BOOST_TEST(admits(">=TLSv1.1"));
+  BOOST_TEST(admits("TLSv1.1 TLSv1.2"));
+  BOOST_TEST(!admits("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"));
+  BOOST_TEST(!admits(">=TLSv1.2"));
+  BOOST_TEST(!admits("TLSv1.2 TLSv1.3"));
+  BOOST_TEST(!admits("<=SSLv3"));
+  // No list at all: TlsClient applies the TLS 1.2 floor.
+  BOOST_TEST(!AdmitsPreTls12(TLS1_2_VERSION, 0, 0));
+}
+
 BOOST_AUTO_TEST_CASE(fingerprint_digest_follows_compatibility_level) {
   BOOST_TEST(Load("").tls.fingerprint_digest == "md5");
   BOOST_TEST(Load("compatibility_level = 3.6\n").tls.fingerprint_digest == "sha256");

@@ -153,8 +153,22 @@ const std::vector<Row>& Rows() {
        {"AA:BB:CC", "DD:EE:FF"}, "", "x.example", ""},
       {"address next hop, implicit secure default: the user's literal names still count", "smtp_tls_secure_cert_match = nexthop, example.test\n",
        "[192.0.2.1]:587", "", true, {}, "secure", {"192.0.2.1", "example.test"}, "", "", ""},
-      {"address next hop at verify: the address (IP SAN) besides the listed names", "smtp_tls_security_level = verify\n"
-       "smtp_tls_verify_cert_match = mx.test\n", "[192.0.2.1]", "", false, {}, "verify", {"192.0.2.1", "mx.test"}, "", "", ""},
+      {"address next hop at verify, host names only: names only, no IP SAN (as smtp(8))", "smtp_tls_security_level = verify\n"
+       "smtp_tls_verify_cert_match = mx.test\n", "[192.0.2.1]", "", false, {}, "verify", {"mx.test"}, "", "", ""},
+      {"address next hop at secure, host names only: names only", "smtp_tls_security_level = secure\n"
+       "smtp_tls_secure_cert_match = .example.test\n", "[192.0.2.1]", "", false, {}, "secure", {".example.test"}, "",
+       "", ""},
+      {"address next hop at verify, hostname: the address (IP SAN) and the listed name", "smtp_tls_security_level = verify\n"
+       "smtp_tls_verify_cert_match = hostname, mx.test\n", "[192.0.2.1]", "", false, {}, "verify",
+       {"192.0.2.1", "mx.test"}, "", "", ""},
+      {"address next hop, entry verify with a literal name: names only", "", "[192.0.2.1]:587", "", false,
+       std::string("verify match=mx.test"), "verify", {"mx.test"}, "", "", ""},
+      {"address next hop, implicit secure default, dot-nexthop alone: smtp(8)'s expansion (matches nothing)",
+       "smtp_tls_secure_cert_match = dot-nexthop\n", "[192.0.2.1]:587", "", true, {}, "secure", {".192.0.2.1"}, "",
+       "", ""},
+      {"address next hop, implicit secure default, the user's names only: names only",
+       "smtp_tls_secure_cert_match = example.test\n", "[192.0.2.1]:587", "", true, {}, "secure", {"example.test"}, "",
+       "", ""},
   };
   return rows;
 }
