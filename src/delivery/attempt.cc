@@ -226,6 +226,7 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
         policy.trace = trace;
         policy.keep_open = true;
         policy.resume = held->status().caps;
+        if (creds && !creds->password.empty()) policy.known_password = &creds->password;
         log::Debug("connection sharing: using the session held by pid " + std::to_string(held->status().pid) +
                    " to " + held->status().server + " (conn_use=" + std::to_string(held->status().use) + ")");
         Session session(*held, ep.HostAddr(), ep.port, policy);
