@@ -272,10 +272,12 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     }
     if (creds) {
       // A token refresh during delivery goes through the same proxy.
+      // A refresh may run late in the session (a refused token is renewed
+      // after AUTH): it gets what is left of the run's deadline.
       policy.sasl_factory = MakeSaslFactory(
           *creds, ep.host, ep.port, s_.oauth_refresh_window,
-          MakeCurlPost(s_.tls.ca_file, s_.tls.ca_path, 30,
-                       proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr));
+          MakeCurlPostWithin(s_.tls.ca_file, s_.tls.ca_path, 30,
+                             proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr, deadline));
     }
     Session session(conn, ep.HostAddr(), ep.port, policy);
     AttemptResult r = session.Run(env, message, deadline);
