@@ -46,14 +46,19 @@ Run MatchAt(std::string_view text, std::size_t pos, std::string_view form, std::
 }
 
 // Where the text of a server line starts: after "NNN-" or "NNN " and an
-// enhanced status code, where the next part of a split echo would begin.
+// enhanced status code (and any blanks after them), where the next part
+// of a split echo would begin.
 std::vector<std::size_t> HeadPositions(std::string_view text) {
   std::vector<std::size_t> heads{0};
   auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
   if (!(digit(0) && digit(1) && digit(2) && text.size() > 3 && (text[3] == ' ' || text[3] == '-'))) return heads;
-  heads.push_back(4);
+  auto past_blanks = [&](std::size_t i) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    return i;
+  };
+  heads.push_back(past_blanks(4));
   std::size_t sp = text.find(' ', 4);
-  if (digit(4) && text.size() > 5 && text[5] == '.' && sp != std::string_view::npos) heads.push_back(sp + 1);
+  if (digit(4) && text.size() > 5 && text[5] == '.' && sp != std::string_view::npos) heads.push_back(past_blanks(sp + 1));
   return heads;
 }
 

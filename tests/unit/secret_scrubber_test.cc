@@ -83,6 +83,8 @@ BOOST_AUTO_TEST_CASE(case_changed_percent_encoded_and_split_echoes) {
     std::string first = s.Scrub("535-5.7.8 you sent AUTH PLAIN " + b64.substr(0, cut));
     std::string second = s.Scrub("535 5.7.8 " + b64.substr(cut));
     std::string bare = s.Scrub("535 " + b64.substr(cut));
+    std::string blanks = s.Scrub("535-5.7.8 \t  " + b64.substr(cut));
+    BOOST_TEST(blanks.size() <= std::string("535-5.7.8 \t  [redacted]").size(), blanks);
     BOOST_TEST_CONTEXT("cut at " << cut << ": " << first << " / " << second << " / " << bare) {
       // At most kMinLength - 1 characters of the blob are left on a line.
       BOOST_TEST(first.size() <= std::string("535-5.7.8 you sent AUTH PLAIN [redacted]").size());
