@@ -226,6 +226,7 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
         policy.trace = trace;
         policy.keep_open = true;
         policy.resume = held->status().caps;
+        if (creds && !creds->password.empty()) policy.known_password = &creds->password;
         log::Debug("connection sharing: using the session held by pid " + std::to_string(held->status().pid) +
                    " to " + held->status().server + " (conn_use=" + std::to_string(held->status().use) + ")");
         Session session(*held, ep.HostAddr(), ep.port, policy);
@@ -271,10 +272,12 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     }
     if (creds) {
       // A token refresh during delivery goes through the same proxy.
+      // A refresh may run late in the session (a refused token is renewed
+      // after AUTH): it gets what is left of the run's deadline.
       policy.sasl_factory = MakeSaslFactory(
           *creds, ep.host, ep.port, s_.oauth_refresh_window,
-          MakeCurlPost(s_.tls.ca_file, s_.tls.ca_path, 30,
-                       proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr));
+          MakeCurlPostWithin(s_.tls.ca_file, s_.tls.ca_path, 30,
+                             proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr, deadline));
     }
     Session session(conn, ep.HostAddr(), ep.port, policy);
     AttemptResult r = session.Run(env, message, deadline);

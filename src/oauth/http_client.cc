@@ -1,5 +1,7 @@
 #include "oauth/http_client.h"
 
+#include <algorithm>
+
 #include <curl/curl.h>
 #include <dlfcn.h>
 
@@ -90,6 +92,16 @@ TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeou
     }
     response.http_status = static_cast<int>(status);
     return response;
+  };
+}
+
+TokenHttpPost MakeCurlPostWithin(std::string ca_file, std::string ca_path, long timeout_seconds,
+                                 std::shared_ptr<const Secret> proxy, Deadline deadline) {
+  return [ca_file, ca_path, timeout_seconds, proxy, deadline](const std::string& url,
+                                                              const Secret& form) -> Result<TokenResponse> {
+    long left = deadline.RemainingMs() / 1000;
+    if (left < 1) return Failure("4.4.2", "no time left before the delivery deadline to call the token endpoint");
+    return MakeCurlPost(ca_file, ca_path, std::min(timeout_seconds, left), proxy)(url, form);
   };
 }
 

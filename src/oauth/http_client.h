@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/deadline.h"
 #include "core/secret.h"
 
 #include "oauth/token_store.h"
@@ -17,5 +18,12 @@ namespace authrelay {
 // it holds credentials, hence a Secret), or null for a direct connection.
 TokenHttpPost MakeCurlPost(std::string ca_file, std::string ca_path, long timeout_seconds,
                            std::shared_ptr<const Secret> proxy = nullptr);
+
+// The same, each request given what is left before `deadline` (at most
+// timeout_seconds), and refused when less than a second is left: a token
+// fetched late in a delivery (a refused token renewed after AUTH) must not
+// keep the run past its own deadline.
+TokenHttpPost MakeCurlPostWithin(std::string ca_file, std::string ca_path, long timeout_seconds,
+                                 std::shared_ptr<const Secret> proxy, Deadline deadline);
 
 }  // namespace authrelay

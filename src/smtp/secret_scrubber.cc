@@ -5,6 +5,65 @@
 #include "core/base64.h"
 
 namespace authrelay {
+namespace {
+
+char Fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Fold(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+struct Run {
+  std::size_t text_end;  // one past the last text byte matched
+  std::size_t matched;   // form bytes matched
+};
+
+// How far form[k..] matches text[pos..]. A server that quotes what we sent
+// may change its letter case or percent-encode it (a URL, a form field), so
+// each form byte matches itself in either case, "%XX" (either hex case) of
+// itself, or '+' for a space.
+Run MatchAt(std::string_view text, std::size_t pos, std::string_view form, std::size_t k) {
+  std::size_t i = pos;
+  std::size_t j = k;
+  while (j < form.size() && i < text.size()) {
+    char f = form[j];
+    char t = text[i];
+    if (Fold(t) == Fold(f) || (t == '+' && f == ' ')) {
+      ++i;
+    } else if (t == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+               HexValue(text[i + 2]) >= 0 &&
+               Fold(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]))) == Fold(f)) {
+      i += 3;
+    } else {
+      break;
+    }
+    ++j;
+  }
+  return {i, j - k};
+}
+
+// Where the text of a server line starts: after "NNN-" or "NNN " and an
+// enhanced status code (and any blanks after them), where the next part
+// of a split echo would begin.
+std::vector<std::size_t> HeadPositions(std::string_view text) {
+  std::vector<std::size_t> heads{0};
+  auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
+  if (!(digit(0) && digit(1) && digit(2) && text.size() > 3 && (text[3] == ' ' || text[3] == '-'))) return heads;
+  auto past_blanks = [&](std::size_t i) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    return i;
+  };
+  heads.push_back(past_blanks(4));
+  std::size_t sp = text.find(' ', 4);
+  if (digit(4) && text.size() > 5 && text[5] == '.' && sp != std::string_view::npos) heads.push_back(past_blanks(sp + 1));
+  return heads;
+}
+
+}  // namespace
+
 
 void SecretScrubber::AddForm(std::string form) {
   if (form.size() < kMinLength) {
@@ -71,20 +130,50 @@ void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view
 
 std::string SecretScrubber::Scrub(std::string_view text) const {
   std::string out(text);
-  for (const Secret& f : forms_) {
-    const std::string& form = f.Reveal();
-    for (std::size_t at = out.find(form); at != std::string::npos; at = out.find(form, at + kMark.size())) {
-      WipeBytes(out.data() + at, form.size());
-      out.replace(at, form.size(), kMark);
+  auto redact = [&](std::size_t from, std::size_t to) {
+    WipeBytes(out.data() + from, to - from);
+    out.replace(from, to - from, kMark);
+  };
+  // A server may split an echo over the lines of a reply, or a line be cut
+  // at our length limit: a line may begin (after its reply code and
+  // enhanced status code) with the end of a form, and end with the start
+  // of one. Both pieces go; they are looked for first, before a whole form
+  // inside a piece (the password inside the PLAIN blob) is cut out of it.
+  std::vector<std::size_t> heads = HeadPositions(out);
+  for (auto h = heads.rbegin(); h != heads.rend(); ++h) {  // the last first: a cut there moves no earlier head
+    for (const Secret& f : forms_) {
+      const std::string& form = f.Reveal();
+      bool cut = false;
+      for (std::size_t k = 0; k + kMinLength <= form.size() && !cut; ++k) {  // k = 0: the whole form
+        Run run = MatchAt(out, *h, form, k);
+        if (run.matched >= kMinLength && k + run.matched == form.size()) {
+          redact(*h, run.text_end);
+          cut = true;
+        }
+      }
     }
   }
-  // A line cut at our length limit may end inside an echo.
   for (const Secret& f : forms_) {
     const std::string& form = f.Reveal();
-    for (std::size_t n = std::min(form.size() - 1, out.size()); n >= kMinLength; --n) {
-      if (out.compare(out.size() - n, n, form, 0, n) == 0) {
-        out.replace(out.size() - n, n, kMark);
-        break;
+    bool cut = false;
+    for (std::size_t at = 0; at < out.size() && !cut; ++at) {
+      Run run = MatchAt(out, at, form, 0);
+      if (run.text_end == out.size() && run.matched >= kMinLength) {
+        redact(at, run.text_end);
+        cut = true;
+      }
+    }
+  }
+  // Then every whole form, wherever it is.
+  for (const Secret& f : forms_) {
+    const std::string& form = f.Reveal();
+    for (std::size_t at = 0; at < out.size();) {
+      Run run = MatchAt(out, at, form, 0);
+      if (run.matched == form.size()) {
+        redact(at, run.text_end);
+        at += kMark.size();
+      } else {
+        ++at;
       }
     }
   }

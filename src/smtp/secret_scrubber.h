@@ -27,8 +27,11 @@ class SecretScrubber {
   // password field, an OAuth bearer token. `username` alone is not kept.
   void AddSaslResponse(std::string_view response, std::string_view username);
 
-  // text with every known form replaced by kMark; a tail of text that is
-  // the start of a form (a line cut in the middle of an echo) goes too.
+  // text with every known form replaced by kMark, found in any letter case
+  // and percent-encoded too; a tail of text that is the start of a form (a
+  // line cut in the middle of an echo) goes, and so does a head (after the
+  // reply code and enhanced status code) that is the end of one (the rest
+  // of an echo the server split over two lines of a reply).
   std::string Scrub(std::string_view text) const;
   bool empty() const { return forms_.empty(); }
 

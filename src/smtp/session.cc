@@ -48,6 +48,7 @@ Session::Session(Transport& transport, std::string server_name, std::uint16_t po
   // The password itself crosses only inside AUTH responses, and each of
   // those is added to sent_secrets_ (raw, base64, and the SASL fields) as
   // it is sent: nothing of it can be quoted back unscrubbed.
+  if (policy_.known_password) sent_secrets_.Add(policy_.known_password->Reveal());
 }
 
 Deadline Session::Stage(long seconds, Deadline overall) const {

@@ -52,6 +52,10 @@ struct SessionPolicy {
   // the transaction.
   bool keep_open = false;
   std::optional<Capabilities> resume;
+  // The password, when known: every server line is scrubbed of it from the
+  // start. A resumed session never sent AUTH itself (the holder did), so
+  // without this its scrubber would know nothing the server could echo.
+  const Secret* known_password = nullptr;
   bool trace = false;    // log a redacted transcript
   // Makes the SASL client for the security flags in force. renew: the
   // server refused the previous client's credentials and that client said

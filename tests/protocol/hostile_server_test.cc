@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 
 #include "core/base64.h"
@@ -235,6 +236,69 @@ BOOST_AUTO_TEST_CASE(server_echoing_auth_is_not_quoted) {
         BOOST_TEST(log.find(leak) == std::string::npos, "log leaks " << leak);
       }
     }
+  }
+}
+
+// The echo in shapes an exact match misses: the blob split over two lines
+// of the reply, the password upper-cased, and percent-encoded in a URL.
+BOOST_AUTO_TEST_CASE(server_echo_split_case_changed_or_percent_encoded_is_not_quoted) {
+  const std::string blob = std::string(1, '\0') + "alice" + '\0' + kPassword;
+  const std::string b64 = Base64Encode(blob);
+  std::string upper = kPassword;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  std::string percent;
+  for (unsigned char ch : kPassword) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    percent += std::string("%") + kHex[ch >> 4] + kHex[ch & 15];
+  }
+  ScriptedServer srv;
+  UpToTls(srv, "server").Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN")
+      .Send("535-5.7.8 you sent AUTH PLAIN " + b64.substr(0, 13))
+      .Send("535-5.7.8 " + b64.substr(13) + " which is wrong")
+      .Send("535-5.7.8 password " + upper + " is wrong")
+      .Send("535 5.7.8 see https://help.test/?pw=" + percent).Expect("QUIT");
+  srv.Start();
+  FastClient c;
+  c.tls.level = TlsLevel::kEncrypt;
+  AttemptResult r = c.Run(srv.port(), true);
+  srv.Finish();
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(r.failure->dsn() == "4.7.8");
+  std::string log = ReadFile(GlobalSetup::LogPath());
+  std::vector<std::string> leaks = AuthLeaks("alice", kPassword);
+  leaks.push_back(upper);
+  leaks.push_back(percent.substr(0, 24));
+  leaks.push_back(b64.substr(13, 8));
+  for (const std::string& leak : leaks) {
+    BOOST_TEST(r.failure->text().find(leak) == std::string::npos, "status line leaks " << leak << ": " << r.failure->text());
+    BOOST_TEST(log.find(leak) == std::string::npos, "log leaks " << leak);
+  }
+}
+
+// A resumed (shared) session: the holder sent AUTH, this Session never did,
+// yet a server that echoes the password in a later reply must not be quoted.
+BOOST_AUTO_TEST_CASE(resumed_session_server_echoing_the_password_is_not_quoted) {
+  const std::string blob = std::string(1, '\0') + "alice" + '\0' + kPassword;
+  ScriptedServer srv;
+  srv.Expect("RSET").Send("250 2.0.0 ok")
+      .Expect("MAIL FROM:").Expect("RCPT TO:").Expect("DATA")
+      .Send("550-5.7.1 you authenticated with " + Base64Encode(blob))
+      .Send("550 5.7.1 password " + kPassword + " is not allowed to send")
+      .Send("503 5.5.1 no valid recipients").Send("503 5.5.1 no").Expect("QUIT");
+  srv.Start();
+  FastClient c;
+  c.policy.keep_open = true;
+  Capabilities caps;
+  caps.pipelining = true;
+  c.policy.resume = caps;
+  c.policy.known_password = &c.creds.password;
+  AttemptResult r = c.Run(srv.port(), true);
+  srv.Finish();
+  BOOST_REQUIRE(r.failure);
+  std::string log = ReadFile(GlobalSetup::LogPath());
+  for (const std::string& leak : AuthLeaks("alice", kPassword)) {
+    BOOST_TEST(r.failure->text().find(leak) == std::string::npos, "status line leaks " << leak << ": " << r.failure->text());
+    BOOST_TEST(log.find(leak) == std::string::npos, "log leaks " << leak);
   }
 }
 

@@ -2,12 +2,16 @@
 // OAUTHBEARER messages, the token store's refresh logic (with a fake token
 // endpoint), and that a store replaced while the writer is killed -9 is
 // always whole.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,6 +20,7 @@
 
 #include "credmap/credentials.h"
 #include "oauth/enrol.h"
+#include "oauth/http_client.h"
 #include "oauth/lifetime.h"
 #include "oauth/token_store.h"
 #include "sasl/oauth_client.h"
@@ -412,6 +417,41 @@ BOOST_AUTO_TEST_CASE(form_append_matches_form_encode) {
   BOOST_TEST(form.Reveal() == "grant_type=refresh_token&client_secret=" + FormEncode("s3cr3t +/&=~é") +
                                   "&scope=" + FormEncode("https://mail.google.com/ offline"));
   BOOST_TEST(form.Reveal().find("s3cr3t+%2B%2F%26%3D~%C3%A9") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A token endpoint that accepts the connection and never answers cannot keep
+// a delivery past its deadline: the request gets what is left of it (not
+// the 30 seconds a refresh may otherwise take), and none is made when less
+// than a second is left.
+BOOST_AUTO_TEST_SUITE(oauth_http_deadline)
+
+BOOST_AUTO_TEST_CASE(a_silent_token_endpoint_ends_at_the_deadline) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+  BOOST_REQUIRE(listen(fd, 4) == 0);  // the kernel completes the handshake; nobody ever answers
+  socklen_t len = sizeof sin;
+  BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+  const std::string url = "https://127.0.0.1:" + std::to_string(ntohs(sin.sin_port)) + "/token";
+
+  auto start = std::chrono::steady_clock::now();
+  auto r = MakeCurlPostWithin("", "", 30, nullptr, Deadline::AfterSeconds(2))(url, Secret("grant_type=x"));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  BOOST_TEST(!r.ok());
+  if (!r.ok()) BOOST_TEST(r.failure().text().find("cannot start the HTTP client") == std::string::npos);
+  BOOST_TEST(took.count() < 4000, "took " << took.count() << " ms");
+
+  start = std::chrono::steady_clock::now();
+  r = MakeCurlPostWithin("", "", 30, nullptr, Deadline::After(std::chrono::milliseconds(500)))(url, Secret("grant_type=x"));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.failure().dsn() == "4.4.2");
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count() < 200);
+  close(fd);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

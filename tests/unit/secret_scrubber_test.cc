@@ -3,6 +3,7 @@
 #include "smtp/secret_scrubber.h"
 
 #include <boost/test/unit_test.hpp>
+#include <cctype>
 
 #include "core/base64.h"
 
@@ -62,6 +63,36 @@ BOOST_AUTO_TEST_CASE(short_forms_are_not_kept) {
   s.Add("abc");
   BOOST_TEST(s.empty());
   BOOST_TEST(s.Scrub("abcabc") == "abcabc");
+}
+
+// A server that quotes what we sent in another letter case, percent-encoded
+// (a URL in a 535 reply), or split over two lines of a reply.
+BOOST_AUTO_TEST_CASE(case_changed_percent_encoded_and_split_echoes) {
+  SecretScrubber s;
+  s.AddSaslResponse(std::string(1, '\0') + "alice" + '\0' + "Correct Horse9", "alice");
+  BOOST_TEST(s.Scrub("535 5.7.8 bad password CORRECT HORSE9") == "535 5.7.8 bad password [redacted]");
+  BOOST_TEST(s.Scrub("535 5.7.8 see https://x.test/?p=Correct%20Horse9 now") ==
+             "535 5.7.8 see https://x.test/?p=[redacted] now");
+  BOOST_TEST(s.Scrub("535 5.7.8 see ?p=%43orrect+%68%6f%72se9") == "535 5.7.8 see ?p=[redacted]");
+  const std::string b64 = Base64Encode(std::string(1, '\0') + "alice" + '\0' + "Correct Horse9");
+  std::string upper = b64;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  BOOST_TEST(s.Scrub("535 you sent " + upper) == "535 you sent [redacted]");
+  // Split over continuation lines, with and without an enhanced status code.
+  for (std::size_t cut = 1; cut < b64.size(); ++cut) {
+    std::string first = s.Scrub("535-5.7.8 you sent AUTH PLAIN " + b64.substr(0, cut));
+    std::string second = s.Scrub("535 5.7.8 " + b64.substr(cut));
+    std::string bare = s.Scrub("535 " + b64.substr(cut));
+    std::string blanks = s.Scrub("535-5.7.8 \t  " + b64.substr(cut));
+    BOOST_TEST(blanks.size() <= std::string("535-5.7.8 \t  [redacted]").size(), blanks);
+    BOOST_TEST_CONTEXT("cut at " << cut << ": " << first << " / " << second << " / " << bare) {
+      // At most kMinLength - 1 characters of the blob are left on a line.
+      BOOST_TEST(first.size() <= std::string("535-5.7.8 you sent AUTH PLAIN [redacted]").size());
+      BOOST_TEST(second.size() <= std::string("535 5.7.8 [redacted]").size());
+      BOOST_TEST(bare.size() <= std::string("535 [redacted]").size());
+    }
+  }
+  BOOST_TEST(s.Scrub("535 Horse is not a password") == "535 Horse is not a password");  // not the end of a form
 }
 
 BOOST_AUTO_TEST_SUITE_END()
