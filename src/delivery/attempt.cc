@@ -262,6 +262,9 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     policy.tls_level = policy_for_link.level;
     policy.wrappermode = decision.value().implicit_tls;
     if (creds) policy.sasl_username = creds->username;
+    // A server may quote the password back before AUTH (or without it):
+    // the scrubber knows it from the start.
+    if (creds && !creds->password.empty()) policy.known_password = &creds->password;
     policy.dry_run = dry_run;
     policy.trace = trace;
     policy.keep_open = !share_name.empty() && share::SlotFree(sharing_->settings, share_name);

@@ -215,7 +215,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   policy.trace = true;
   policy.sasl_options_plain = policy.sasl_options_tls = policy.sasl_options_verified = "noanonymous";
   const bool with_credentials = data[2] & 1;
-  if (with_credentials) policy.sasl_username = std::string(kUser);
+  static const Secret password_secret{std::string_view(kPassword)};
+  if (with_credentials) {
+    policy.sasl_username = std::string(kUser);
+    policy.known_password = &password_secret;  // as DeliveryAttempt sets it from the map
+  }
   policy.sasl_factory = [](unsigned, bool) -> Result<std::unique_ptr<SaslClient>> {
     return std::unique_ptr<SaslClient>(new PlainClient);
   };
