@@ -86,6 +86,7 @@ const std::map<std::string, std::string, std::less<>>& BuiltinDefaults() {
       {"smtp_data_xfer_timeout", "180s"},
       {"smtp_data_done_timeout", "600s"},
       {"smtp_quit_timeout", "300s"},
+      {"smtp_rset_timeout", "20s"},
       {"smtp_line_length_limit", "998"},
       {"smtp_skip_5xx_greeting", "yes"},
       {"smtp_bind_address", ""},

@@ -95,7 +95,7 @@ Result<Settings> LoadSettings(const MainCf& cf) {
                {"smtp_starttls_timeout", &p.starttls_timeout}, {"smtp_mail_timeout", &p.mail_timeout},
                {"smtp_rcpt_timeout", &p.rcpt_timeout},         {"smtp_data_init_timeout", &p.data_init_timeout},
                {"smtp_data_xfer_timeout", &p.data_xfer_timeout}, {"smtp_data_done_timeout", &p.data_done_timeout},
-               {"smtp_quit_timeout", &p.quit_timeout}};
+               {"smtp_quit_timeout", &p.quit_timeout},         {"smtp_rset_timeout", &p.rset_timeout}};
   for (auto& t : times) {
     auto v = cf.GetTime(t.name);
     if (!v.ok()) return v.failure();

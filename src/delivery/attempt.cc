@@ -211,7 +211,7 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
     if (sharing_ && policy_for_link.level != TlsLevel::kNone && !dry_run) {
       auto name = share::KeyName(sharing_->settings.directory,
                                  share::SessionKeyMaterial(s_, hop, ep, creds ? &*creds : nullptr, policy_for_link,
-                                                           decision.value().implicit_tls));
+                                                           decision.value().implicit_tls, proxy ? &*proxy : nullptr));
       if (name.ok()) {
         share_name = name.value();
       } else {
@@ -219,7 +219,7 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
       }
     }
     if (!share_name.empty()) {
-      if (auto held = share::ConnectHeld(sharing_->settings, share_name)) {
+      if (auto held = share::ConnectHeld(sharing_->settings, share_name, deadline)) {
         SessionPolicy policy = s_.session;
         policy.tls_level = policy_for_link.level;
         if (creds) policy.sasl_username = creds->username;

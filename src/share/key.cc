@@ -22,7 +22,7 @@ std::string Join(const std::vector<std::string>& v) {
 }  // namespace
 
 KeyMaterial SessionKeyMaterial(const Settings& s, const NextHop& hop, const Endpoint& ep, const Credentials* creds,
-                               const TlsPolicy& tls, bool wrappermode) {
+                               const TlsPolicy& tls, bool wrappermode, const ProxyConfig* proxy) {
   KeyMaterial m;
   m.Add("version", "1");
   m.Add("uid", std::to_string(geteuid()));
@@ -33,6 +33,10 @@ KeyMaterial SessionKeyMaterial(const Settings& s, const NextHop& hop, const Endp
   m.Add("bind", ep.sa.ss_family == AF_INET6 ? s.bind_address6 : s.bind_address);
   m.Add("helo", s.session.helo_name);
   m.Add("wrappermode", wrappermode ? "1" : "0");
+  // Through a proxy the endpoint is only the server's name: which proxy
+  // (and its login) carries the session must part keys too. The URL may
+  // hold the proxy's password; it enters only the keyed hash.
+  m.Add("proxy", proxy ? proxy->CurlUrl().Reveal() : "none");
   // The whole TLS policy, and the identity of every file it trusts.
   m.Add("tls.level", TlsLevelName(tls.level));
   m.Add("tls.ca_file", FileIdentity(tls.ca_file));

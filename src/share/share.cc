@@ -164,6 +164,8 @@ void KeyMaterial::Add(std::string_view label, std::string_view value) {
 namespace {
 
 constexpr const char* kKeyFile = "key";
+// How long a live, idle holder may take to answer a request.
+constexpr std::chrono::milliseconds kHolderAnswerTime{2000};
 
 Status CheckDirectory(const std::string& dir) {
   struct stat st{};
@@ -231,12 +233,13 @@ bool FillUnixAddress(const std::string& path, sockaddr_un& sa) {
   return true;
 }
 
-// Root (--check) may look at any user's holders; it never delivers.
-bool PeerIsUs(int fd) {
+// The listener (or client) at the other end runs as `uid`.
+bool PeerIs(int fd, uid_t uid) {
   ucred cred{};
   socklen_t len = sizeof cred;
-  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && (cred.uid == geteuid() || geteuid() == 0);
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == uid;
 }
+bool PeerIsUs(int fd) { return PeerIs(fd, geteuid()); }
 
 IoStatus WaitFd(int fd, short events, Deadline deadline) {
   pollfd p{fd, events, 0};
@@ -333,11 +336,15 @@ std::optional<HeldStatus> ParseStatus(const std::string& words) {
 // Connects to one slot and sends the request; the holder's answer line in
 // *answer. Removes a stale socket (nobody listening) if it is still the
 // same file we looked at.
-UniqueFd Dial(const std::string& path, const char* request, std::string* answer) {
+// Holders must run as `owner`: the delivering user, or for root's --check
+// the owner of the directory (root never talks to a socket of anyone else,
+// such as a root daemon's behind a planted directory symlink).
+UniqueFd Dial(const std::string& path, const char* request, std::string* answer, Deadline deadline,
+              uid_t owner = geteuid()) {
   struct stat st{};
   if (lstat(path.c_str(), &st) != 0) return UniqueFd();
-  if (!S_ISSOCK(st.st_mode) || (st.st_uid != geteuid() && geteuid() != 0)) {
-    log::Warning("connection sharing: ignoring " + path + ": not a socket of uid " + std::to_string(geteuid()));
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != owner) {
+    log::Warning("connection sharing: ignoring " + path + ": not a socket of uid " + std::to_string(owner));
     return UniqueFd();
   }
   sockaddr_un sa;
@@ -356,15 +363,14 @@ UniqueFd Dial(const std::string& path, const char* request, std::string* answer)
     }
     return UniqueFd();
   }
-  if (!PeerIsUs(fd.get())) {
-    log::Warning("connection sharing: ignoring " + path + ": its holder is not uid " + std::to_string(geteuid()));
+  if (!PeerIs(fd.get(), owner)) {
+    log::Warning("connection sharing: ignoring " + path + ": its holder is not uid " + std::to_string(owner));
     return UniqueFd();
   }
-  // A holder answers within a poll cycle; one that does not is stuck in a
-  // slow write to its server and counts as busy.
-  Deadline d = Deadline::After(std::chrono::milliseconds(2000));
-  if (WriteAll(fd.get(), request, d) != IoStatus::kOk) return UniqueFd();
-  if (!ReadHelloLine(fd.get(), *answer, d)) return UniqueFd();
+  // A holder answers within a poll cycle; one that does not (stopped, or
+  // stuck in a slow write to its server) counts as busy.
+  if (WriteAll(fd.get(), request, deadline) != IoStatus::kOk) return UniqueFd();
+  if (!ReadHelloLine(fd.get(), *answer, deadline)) return UniqueFd();
   return fd;
 }
 
@@ -451,11 +457,15 @@ bool SlotFree(const ShareSettings& cfg, const std::string& name) {
   return false;
 }
 
-std::unique_ptr<HeldTransport> ConnectHeld(const ShareSettings& cfg, const std::string& name) {
-  for (long i = 0; i < cfg.slots; ++i) {
+std::unique_ptr<HeldTransport> ConnectHeld(const ShareSettings& cfg, const std::string& name, Deadline deadline) {
+  // One budget for the whole search, not one per slot: holders that accept
+  // and never answer (stopped, wedged) in every slot must not eat the
+  // delivery's deadline; a direct connection stays possible after it.
+  Deadline search = Deadline::After(kHolderAnswerTime).Min(deadline);
+  for (long i = 0; i < cfg.slots && !search.Expired(); ++i) {
     std::string path = SlotPath(cfg, name, i);
     std::string answer;
-    UniqueFd fd = Dial(path, "USE\n", &answer);
+    UniqueFd fd = Dial(path, "USE\n", &answer, search);
     if (fd.get() < 0) continue;
     if (answer.rfind("OK ", 0) != 0) {
       log::Debug("connection sharing: " + path + " is busy");
@@ -470,8 +480,18 @@ std::unique_ptr<HeldTransport> ConnectHeld(const ShareSettings& cfg, const std::
 
 std::vector<HeldStatus> ListHeld(const ShareSettings& cfg) {
   std::vector<HeldStatus> out;
-  DIR* d = opendir(cfg.directory.c_str());
-  if (!d) return out;
+  // The directory itself, not what a symlink in its place points to; for
+  // root, its owner is the uid every holder in it must have.
+  struct stat dir{};
+  if (lstat(cfg.directory.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode) || (dir.st_mode & 077) != 0) return out;
+  if (geteuid() != 0 && dir.st_uid != geteuid()) return out;
+  int dfd = open(cfg.directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return out;
+  DIR* d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return out;
+  }
   std::vector<std::string> names;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
@@ -480,7 +500,7 @@ std::vector<HeldStatus> ListHeld(const ShareSettings& cfg) {
   closedir(d);
   for (const auto& n : names) {
     std::string answer;
-    UniqueFd fd = Dial(cfg.directory + "/" + n, "STAT\n", &answer);
+    UniqueFd fd = Dial(cfg.directory + "/" + n, "STAT\n", &answer, Deadline::After(kHolderAnswerTime), dir.st_uid);
     if (fd.get() < 0) continue;
     if (answer.rfind("OK ", 0) == 0) {
       if (auto s = ParseStatus(answer.substr(3))) out.push_back(*s);
@@ -503,7 +523,9 @@ void PrintHeld(std::ostream& out, const MainCf& cf) {
   out << "connection sharing: on, directory " << cfg.value().directory << ", " << held.size()
       << " held session(s)\n";
   for (const auto& h : held) {
-    out << "  held session to " << h.server << " by pid " << h.pid << ": " << h.tls.protocol << " " << h.tls.cipher
+    // What a holder says is printed as text: root may be reading it.
+    out << "  held session to " << Printable(h.server, 300) << " by pid " << h.pid << ": "
+        << Printable(h.tls.protocol, 40) << " " << Printable(h.tls.cipher, 80)
         << (h.tls.verified ? ", verified" : "") << ", used " << h.use << " time(s), open " << h.age << "s\n";
   }
 }
@@ -708,7 +730,9 @@ void Holder::Run() {
     if (!(fds[0].revents & POLLIN)) continue;
     UniqueFd client(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (client.get() < 0) continue;
-    if (!PeerIsUs(client.get())) continue;
+    // Root (--check) may ask how the session is; only our uid may use it.
+    const bool from_root = !PeerIsUs(client.get()) && PeerIs(client.get(), 0);
+    if (!from_root && !PeerIsUs(client.get())) continue;
     std::string request;
     if (!ReadHelloLine(client.get(), request, Deadline::AfterSeconds(5))) continue;
     p_.status.age = Age();
@@ -717,7 +741,7 @@ void Holder::Run() {
       (void)WriteAll(client.get(), "OK " + FormatStatus(p_.status) + "\n", Deadline::AfterSeconds(1));
       continue;
     }
-    if (request != "USE") continue;
+    if (request != "USE" || from_root) continue;
     p_.status.use = uses + 1;
     if (WriteAll(client.get(), "OK " + FormatStatus(p_.status) + "\n", Deadline::AfterSeconds(5)) != IoStatus::kOk) {
       continue;  // the client went away before it sent anything to the server

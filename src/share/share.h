@@ -119,8 +119,9 @@ class HeldTransport final : public Transport {
 };
 
 // Finds an idle holder for this key among its slots. A socket that refuses
-// connections is stale and removed; one of another owner is ignored.
-std::unique_ptr<HeldTransport> ConnectHeld(const ShareSettings& cfg, const std::string& name);
+// connections is stale and removed; one of another owner is ignored. The
+// search as a whole ends within 2 s and before `deadline`.
+std::unique_ptr<HeldTransport> ConnectHeld(const ShareSettings& cfg, const std::string& name, Deadline deadline);
 
 // True if fewer than cfg.slots holders exist for this key (a new session
 // may then be kept open for one).

@@ -388,7 +388,9 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     // fails here carried nothing of this message, so another may be tried.
     caps_ = *policy_.resume;
     result.capabilities = caps_;
-    Deadline d = Stage(policy_.mail_timeout, overall);
+    // smtp_rset_timeout, as smtp(8) on a reused connection: a silent holder
+    // costs that, and a direct connection still has the rest of the deadline.
+    Deadline d = Stage(policy_.rset_timeout, overall);
     if (auto f = Send("RSET", "sending RSET", d)) return fail_early(*f);
     if (auto f = Receive(r, "sending RSET", d)) return fail_early(*f);
     if (r.cls() != 2) return fail_early(Said(r, "RSET command"));

@@ -34,6 +34,7 @@ struct SessionPolicy {
   bool skip_5xx_greeting = true;   // smtp_skip_5xx_greeting
   long helo_timeout = 300, starttls_timeout = 300, mail_timeout = 300, rcpt_timeout = 300;
   long data_init_timeout = 120, data_xfer_timeout = 180, data_done_timeout = 600, quit_timeout = 300;
+  long rset_timeout = 20;  // the RSET that opens a transaction on a held session
   std::size_t line_length_limit = 998;
   std::size_t reply_line_limit = 2048;  // Postfix's line_length_limit for replies
 

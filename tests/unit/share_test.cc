@@ -1,11 +1,12 @@
 // The self-contained SHA-256/HMAC that names shared sessions, against the
 // FIPS 180-4 and RFC 4231 vectors and OpenSSL for every length around the
-// padding boundaries; and the key material's framing.
+// padding boundaries; and the key material's framing and fields.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <boost/test/unit_test.hpp>
 
+#include "share/key.h"
 #include "share/share.h"
 
 using namespace authrelay::share;
@@ -46,6 +47,27 @@ BOOST_AUTO_TEST_CASE(key_material_fields_cannot_run_together) {
   b.Add("x", "a");
   b.Add("y", "bc");
   BOOST_TEST(a.text() != b.text());
+}
+
+// A session opened through one egress proxy is not another proxy's (nor a
+// direct one's): through a proxy the endpoint names only the server.
+BOOST_AUTO_TEST_CASE(key_material_parts_egress_proxies) {
+  authrelay::Settings s;
+  authrelay::NextHop hop;
+  hop.verbatim = "[mx.test]:587";
+  authrelay::Endpoint ep = authrelay::ProxiedEndpoint("mx.test", 587);
+  authrelay::TlsPolicy tls;
+  auto a = authrelay::ParseProxyUrl("socks5://127.0.0.1:1080", "test", true);
+  auto b = authrelay::ParseProxyUrl("socks5://127.0.0.1:1081", "test", true);
+  auto a_login = authrelay::ParseProxyUrl("socks5://u:p@127.0.0.1:1080", "test", true);
+  BOOST_REQUIRE(a.ok() && b.ok() && a_login.ok());
+  auto text = [&](const authrelay::ProxyConfig* p) {
+    return SessionKeyMaterial(s, hop, ep, nullptr, tls, false, p).text();
+  };
+  BOOST_TEST(text(&a.value()) == text(&a.value()));
+  BOOST_TEST(text(&a.value()) != text(&b.value()));
+  BOOST_TEST(text(&a.value()) != text(&a_login.value()));
+  BOOST_TEST(text(&a.value()) != text(nullptr));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
