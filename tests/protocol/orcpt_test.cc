@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(xtext_follows_rfc3461) {
 BOOST_AUTO_TEST_CASE(orcpt_left_out_when_it_cannot_be_a_valid_rfc822_orcpt) {
   BOOST_CHECK_EQUAL(OrcptParameter(true, "\"a b\"+x=1@d"), " ORCPT=rfc822;\"a+20b\"+2Bx+3D1@d");
   BOOST_CHECK_EQUAL(OrcptParameter(true, std::string("a\r\nRCPT TO:<x@y>@d", 17)), "");
-  BOOST_CHECK_EQUAL(OrcptParameter(true, std::string("a\x00b@d", 6)), "");
+  BOOST_CHECK_EQUAL(OrcptParameter(true, std::string("a\x00" "b@d", 6)), "");
   BOOST_CHECK_EQUAL(OrcptParameter(true, "j\xc3\xb6rg@example.org"), "");
   const std::string at_limit = std::string(493 - 2, 'a') + "@d";  // "rfc822;" + 493 = 500
   BOOST_CHECK_EQUAL(OrcptParameter(true, at_limit).size(), std::string(" ORCPT=").size() + 500);
