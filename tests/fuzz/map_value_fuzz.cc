@@ -13,6 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (k.empty()) __builtin_trap();
     authrelay::Credentials c = authrelay::SplitCredentialValue(authrelay::Secret(v));
     if (c.username.find(':') != std::string::npos) __builtin_trap();
+    // A password kept outside the map (user:file:/path, KEY:ses-key:...):
+    // nothing of the value may be taken for a password, and no store.
+    if (c.PasswordOutsideMap()) {
+      if (!c.password.empty() || !c.oauth_store.empty()) __builtin_trap();
+      continue;
+    }
     // Nothing lost: user, ':', then the password or "oauth2:" + the store path.
     std::size_t rest = c.oauth_store.empty() ? c.password.size() : 7 + c.oauth_store.size();
     if (!c.oauth_store.empty() && (!c.password.empty() || c.oauth_store[0] != '/')) __builtin_trap();
