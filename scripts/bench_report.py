@@ -121,6 +121,19 @@ def main():
     if smtp8["cpu_ms"]:
         say(f"| ratio authrelay / smtp(8) | - | {a['cpu_ms'] / smtp8['cpu_ms']:.3f} | - |")
     say("")
+    if "baseline" in pm:
+        b = pm["baseline"]
+        say("## Against the baseline binary (`BENCH_BASELINE`), interleaved in the same rounds")
+        say("")
+        say("| binary | CPU ms/msg | peak RSS KiB | instructions, resumed | instructions, full handshake |")
+        say("|---|---|---|---|---|")
+        say(f"| baseline | {b['cpu_ms']:.2f} | {b['rss_kib']} | {ins.get('baseline_resumed', 0):,} "
+            f"| {ins.get('baseline_full', 0):,} |")
+        say(f"| this build | {a['cpu_ms']:.2f} | {a['rss_kib']} | {ins['resumed']:,} | {ins['full']:,} |")
+        say(f"| ratio this / baseline | {a['cpu_ms'] / b['cpu_ms']:.3f} | {a['rss_kib'] / b['rss_kib']:.3f} "
+            f"| {ins['resumed'] / max(ins.get('baseline_resumed', 0), 1):.3f} "
+            f"| {ins['full'] / max(ins.get('baseline_full', 0), 1):.3f} |")
+        say("")
     say("## Through a real Postfix (no connection reuse)")
     say("")
     say("| relay transport | messages | seconds | messages/s |")
