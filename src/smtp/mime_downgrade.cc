@@ -236,16 +236,17 @@ void MimeDowngrader::Piece(std::string_view text, bool more_follows, std::string
         state_ = State::kBody;
       }
     } else {
-      // Headers that end without an empty line: one is put in.
+      // Headers that end without an empty line: the message's own headers
+      // get one; a part's do not (that could break a signature).
+      if (state_ == State::kPrimary) out.push_back('\n');
       state_ = State::kBody;
-      out.push_back('\n');
     }
   }
   Body(text, continued, more_follows, out);
 }
 
 void MimeDowngrader::Body(std::string_view text, bool continued, bool more_follows, std::string& out) {
-  if (!stack_.empty() && !continued && text.size() >= 2 && text[0] == '-' && text[1] == '-') {
+  if (!stack_.empty() && !continued && text.size() > 2 && text[0] == '-' && text[1] == '-') {
     std::string_view after_dashes = text.substr(2);
     for (std::size_t i = stack_.size(); i-- > 0;) {
       const std::string& boundary = stack_[i].text;

@@ -84,7 +84,8 @@ void StructuredMode(std::string_view data, std::size_t chunk) {
   };
   struct Part {
     int kind;
-    std::string body;  // LF line ends, ends with LF
+    std::string wire;  // as it goes into the message
+    std::string body;  // its lines as the converter reads them, each ending with LF
   };
   std::vector<Part> parts;
   std::size_t start = 0;
@@ -93,35 +94,36 @@ void StructuredMode(std::string_view data, std::size_t chunk) {
     if (end == std::string_view::npos) end = data.size();
     std::string_view raw = data.substr(start, end - start);
     start = end + 1;
-    Part p{raw.empty() ? 0 : static_cast<unsigned char>(raw[0]) % 4, {}};
+    Part p{raw.empty() ? 0 : static_cast<unsigned char>(raw[0]) % 4, {}, {}};
     if (!raw.empty()) raw.remove_prefix(1);
     bool converted = p.kind < 2;
-    // The converter's idea of a line: LF or CRLF ends it, a lone CR is data
-    // (in a part sent as is, DataEncoder would end the line there: no CR).
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      char c = raw[i];
-      if (c == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    // The part as it goes into the message: raw bytes (a part sent as is
+    // gets no 8-bit byte and no CR, which DataEncoder would end a line at),
+    // ending with LF, and no line that could be read as a delimiter.
+    std::string wire;
+    bool line_start = true;
+    for (char c : raw) {
       if (!converted) {
         c = static_cast<char>(c & 0x7f);
         if (c == '\r') c = 'r';
       }
-      p.body.push_back(c);
+      if (line_start && c == '-') wire.push_back('X');
+      wire.push_back(c);
+      line_start = c == '\n';
     }
-    if (p.body.empty() || p.body.back() != '\n') p.body.push_back('\n');
-    // No line of a part may be read as a delimiter.
-    std::string safe;
-    bool line_start = true;
-    for (std::size_t i = 0; i < p.body.size(); ++i) {
-      if (line_start && std::string_view(p.body).substr(i, 2) == "--") safe.push_back('X');
-      safe.push_back(p.body[i]);
-      line_start = p.body[i] == '\n';
+    if (wire.empty() || wire.back() != '\n') wire.push_back('\n');
+    p.wire = wire;
+    // What the part is to the converter: CRLF and LF end a line, a lone CR
+    // is data.
+    for (std::size_t i = 0; i < wire.size(); ++i) {
+      if (wire[i] == '\r' && i + 1 < wire.size() && wire[i + 1] == '\n') continue;
+      p.body.push_back(wire[i]);
     }
-    p.body = std::move(safe);
     parts.push_back(std::move(p));
   }
   std::string message = "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"=_fz\"\n\npreamble\n";
   for (const Part& p : parts) {
-    message += std::string(kBoundary) + "\n" + kHeaders[p.kind] + "\n" + p.body;
+    message += std::string(kBoundary) + "\n" + kHeaders[p.kind] + "\n" + p.wire;
   }
   message += std::string(kBoundary) + "--\nepilogue\n";
 

@@ -205,6 +205,8 @@ authrelay_time_limit = 60s
     def run_authrelay(self, name, service, message):
         port = P8 if service == "raw8" else P7
         opts = ["-o", "disable_mime_output_conversion=yes"] if service == "off7" else []
+        if service == "raw8":  # as the raw8 service: no line breaking
+            opts = ["-o", "smtp_line_length_limit=0"]
         path = f"{self.d}/in-{name}"
         with open(path, "wb") as f:
             f.write(message)
