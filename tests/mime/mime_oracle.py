@@ -103,6 +103,20 @@ CASES = {
     "headers_only": msg("Subject: headers only\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n"),
     # A header block that ends without an empty line, and a bare CR inside
     # an 8bit part (quoted-printable writes it =0D).
+    # An empty boundary: every line that starts with "--" and more is a
+    # delimiter. A Content-Type header longer than a queue file record
+    # (2048 bytes) with the boundary at its end.
+    "empty_boundary": msg(
+        "Subject: empty boundary\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"\"\n\n"
+        f"--x\nContent-Transfer-Encoding: 8bit\n\n{U}\n--\n{U}\n---\n\n{U}\n"),
+    "long_header": msg(
+        "Subject: long header\nMIME-Version: 1.0\nContent-Type: multipart/mixed; x=\"" + "y" * 3000
+        + "\"; boundary=lh\n\n--lh\nContent-Transfer-Encoding: 8bit\n\n"
+        f"{U}\n--lh--\n"),
+    # Deeper than mime_nesting_limit (100): smtp(8) refuses it (5.6.0) when it
+    # would convert, and sends it when it would not.
+    "nesting": msg("Subject: deep\nMIME-Version: 1.0\n" + "".join(
+        f"Content-Type: multipart/mixed; boundary=n{i}\n\n--n{i}\n" for i in range(103)) + f"\n{U}\n"),
     "no_blank": msg(f"Subject: no blank\nContent-Transfer-Encoding: 8bit\n{U} body\nCR\rinside\n"),
 }
 
@@ -190,9 +204,16 @@ authrelay_time_limit = 60s
         for name, body in CASES.items():
             rcpts = [f"{name}@raw8.test", f"{name}@conv7.test", f"{name}@off7.test"]
             sh("sendmail", "-i", "-C", self.pf, "-f", SENDER, *rcpts, input=body)
-        want = 3 * len(CASES)
+        want = {f"{name}@{service}.test" for name in CASES for service in ("raw8", "conv7", "off7")}
         deadline = time.time() + 40
-        while time.time() < deadline and len(self.records()) < want:
+        while time.time() < deadline:
+            try:
+                with open(f"{self.pf}/maillog", errors="replace") as f:
+                    done = set(re.findall(r"to=<([^>]+)>,.* status=(?:sent|bounced)", f.read()))
+            except FileNotFoundError:
+                done = set()
+            if want <= done:
+                break
             time.sleep(0.2)
         subprocess.run(["postfix", "-c", self.pf, "stop"], capture_output=True, timeout=60)
         self.postfix = False
@@ -201,6 +222,16 @@ authrelay_time_limit = 60s
             m = re.search(r"<([^@]+)@(\w+)\.test>", r["rcpts"][0])
             got[(m.group(1), m.group(2))] = r
         return got
+
+    def pf_status(self, rcpt):
+        """smtp(8)'s verdict for one recipient from the maillog: (dsn, text)."""
+        pat = re.compile(r"to=<" + re.escape(rcpt) + r">,.* dsn=([\d.]+), status=\w+ \((.*)\)$")
+        with open(f"{self.pf}/maillog", errors="replace") as f:
+            for line in f:
+                m = pat.search(line)
+                if m:
+                    return m.group(1), m.group(2)
+        return None
 
     def run_authrelay(self, name, service, message):
         port = P8 if service == "raw8" else P7
@@ -271,7 +302,17 @@ def main():
             for service in ("raw8", "conv7", "off7"):
                 want = pf.get((name, service))
                 if want is None:
-                    failures.append(f"{name}/{service}: smtp(8) delivered nothing")
+                    # smtp(8) refused it: authrelay must refuse it the same way.
+                    status = w.pf_status(f"{name}@{service}.test")
+                    got, err = w.run_authrelay(name, service, queued)
+                    checks += 1
+                    if status is None or not status[0].startswith("5."):
+                        failures.append(f"{name}/{service}: smtp(8) delivered nothing and bounced nothing")
+                    elif got is not None or not err.startswith("authrelay exit 69") or status[0] not in err:
+                        failures.append(f"{name}/{service}: smtp(8) bounced ({status[0]} {status[1]}); "
+                                        f"authrelay: {err or 'delivered'}")
+                    else:
+                        print(f"{name}/{service}: refused by both, {status[0]} {status[1]}", flush=True)
                     continue
                 got, err = w.run_authrelay(name, service, queued)
                 checks += 1
