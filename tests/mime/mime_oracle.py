@@ -18,7 +18,6 @@ encoding, so a server that offers 8BITMIME always gets BODY=8BITMIME.
 Usage: mime_oracle.py AUTHRELAY_BINARY [PORT_BASE]   (ports PORT_BASE+1, +2)
 Exit 0: every comparison equal. Anything else prints what differs.
 """
-import base64
 import json
 import os
 import re
@@ -121,6 +120,28 @@ CASES = {
 }
 
 
+def big_message(megabytes=50):
+    """A 50 MB 8bit text message (as the bench's), 8-bit bytes on most lines."""
+    import random
+    r = random.Random(20261130)
+    block = []
+    for _ in range(1000):
+        words = ["".join(r.choice("abcdefghijklmnopqrstuvwxyz\u00e4\u00f6\u00fc\u00df=")
+                         for _ in range(r.randint(1, 12))) for _ in range(r.randint(0, 14))]
+        block.append(" ".join(words) + r.choice(["", " ", "\t"]))
+    body = ("\n".join(block) + "\n").encode("latin-1")
+    head = msg("Subject: big\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\n"
+               "Content-Transfer-Encoding: 8bit\n\n")
+    return head + body * (megabytes * 1000000 // len(body) + 1)
+
+
+CASES["big"] = big_message()
+
+# Peak RSS allowed to authrelay converting the 50 MB message: the converter
+# streams, so this stays near the program's own size.
+BIG_RSS_LIMIT_KIB = 32 * 1024
+
+
 def sh(*args, **kw):
     return subprocess.run(args, check=True, **kw)
 
@@ -130,6 +151,7 @@ class World:
         self.d = tempfile.mkdtemp(prefix="authrelay-mime.")
         os.chmod(self.d, 0o755)
         self.procs, self.postfix = [], False
+        self.peak_rss_kib = {}
 
     def setup(self):
         d = self.d
@@ -167,6 +189,7 @@ myhostname = relay.mime.test
 maillog_file_prefixes = {pf}
 maillog_file = {pf}/maillog
 syslog_name = mimeoracle
+message_size_limit = 200000000
 queue_run_delay = 3600s
 minimal_backoff_time = 3600s
 maximal_backoff_time = 4000s
@@ -205,7 +228,7 @@ authrelay_time_limit = 60s
             rcpts = [f"{name}@raw8.test", f"{name}@conv7.test", f"{name}@off7.test"]
             sh("sendmail", "-i", "-C", self.pf, "-f", SENDER, *rcpts, input=body)
         want = {f"{name}@{service}.test" for name in CASES for service in ("raw8", "conv7", "off7")}
-        deadline = time.time() + 40
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
                 with open(f"{self.pf}/maillog", errors="replace") as f:
@@ -244,11 +267,16 @@ authrelay_time_limit = 60s
         os.chmod(path, 0o644)
         before = len(self.records())
         cmd = ["setpriv", f"--reuid={RUNAS}", f"--regid={RUNAS}", "--clear-groups", "env", "-i",
-               "PATH=/usr/bin:/bin", f"MAIL_CONFIG={self.pf}", "LANG=C", "timeout", "60", BIN, *opts,
+               "PATH=/usr/bin:/bin", f"MAIL_CONFIG={self.pf}", "LANG=C", "timeout", "60",
+               "/usr/bin/time", "-f", "%M", "-o", f"{self.d}/log/rss", BIN, *opts,
                f"--nexthop=[127.0.0.1]:{port}", f"--sender={SENDER}", f"--queue-id=M{name[:8]}",
                f"--size={len(message)}", "--", f"{name}@ar-{service}.test"]
         with open(path, "rb") as stdin:
             p = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True)
+        # time(1): authrelay's own peak RSS (its parent's would count this
+        # script's memory, copied at fork).
+        with open(f"{self.d}/log/rss") as f:
+            self.peak_rss_kib[(name, service)] = int(f.read().split()[-1])
         if p.returncode != 0:
             return None, f"authrelay exit {p.returncode}: {p.stdout.strip()[:300]} {p.stderr.strip()[:300]}"
         for _ in range(50):
@@ -272,6 +300,11 @@ authrelay_time_limit = 60s
             print(f"kept {self.d}")
         else:
             shutil.rmtree(self.d, ignore_errors=True)
+
+
+def data_of(record):
+    with open(record["data"], "rb") as f:
+        return f.read()
 
 
 def unstuff(data):
@@ -298,7 +331,7 @@ def main():
             if raw is None:
                 failures.append(f"{name}: smtp(8) delivered nothing to the 8BITMIME server (see {w.pf}/maillog)")
                 continue
-            queued = unstuff(base64.b64decode(raw["data"]))
+            queued = unstuff(data_of(raw))
             for service in ("raw8", "conv7", "off7"):
                 want = pf.get((name, service))
                 if want is None:
@@ -319,7 +352,7 @@ def main():
                 if err:
                     failures.append(f"{name}/{service}: {err}")
                     continue
-                a, b = base64.b64decode(want["data"]), base64.b64decode(got["data"])
+                a, b = data_of(want), data_of(got)
                 if a != b:
                     la, lb = a.split(b"\r\n"), b.split(b"\r\n")
                     i = next((i for i, (x, y) in enumerate(zip(la, lb)) if x != y), min(len(la), len(lb)))
@@ -336,6 +369,11 @@ def main():
                 converted = service == "conv7" and a != queued.replace(b"\n", b"\r\n")
                 print(f"{name}/{service}: {len(a)} bytes, "
                       f"{'converted' if converted else 'as is'}, MAIL params {pb}", flush=True)
+        rss = w.peak_rss_kib.get(("big", "conv7"))
+        print(f"50 MB message converted: authrelay peak RSS {rss} KiB (limit {BIG_RSS_LIMIT_KIB}; "
+              f"a small message: {w.peak_rss_kib.get(('single', 'conv7'))} KiB)")
+        if rss is None or rss > BIG_RSS_LIMIT_KIB:
+            failures.append(f"big/conv7: peak RSS {rss} KiB over {BIG_RSS_LIMIT_KIB} KiB: not streaming")
     finally:
         w.teardown()
     for f in failures:

@@ -6,10 +6,10 @@ Usage: sink.py RECORDS.jsonl READY_FILE PORT:8BIT|PORT:7BIT ...
 Listens on 127.0.0.1 at each port; a port marked 8BIT offers 8BITMIME in
 its EHLO reply, a 7BIT port does not (and offers SIZE and PIPELINING only).
 Every transaction that reaches the final dot is written as one JSON line:
-the port, the MAIL FROM line as sent, the recipients, and the DATA bytes
-exactly as they came over the wire (CRLF, dot-stuffing and all), base64.
+the port, the MAIL FROM line as sent, the recipients, and the name of the
+file (RECORDS.dataN) that holds the DATA bytes exactly as they came over
+the wire (CRLF, dot-stuffing and all).
 """
-import base64
 import json
 import socket
 import sys
@@ -20,6 +20,7 @@ PORTS = {}
 for arg in sys.argv[3:]:
     port, kind = arg.split(":")
     PORTS[int(port)] = kind == "8BIT"
+count = 0
 lock = threading.Lock()
 out = open(RECORDS, "a", buffering=1)
 
@@ -40,7 +41,7 @@ def serve(conn, port):
             cmd = line.rstrip(b"\r\n").decode("latin-1")
             verb = cmd.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
-                words = ["sink.mime.test", "PIPELINING", "SIZE 100000000"]
+                words = ["sink.mime.test", "PIPELINING", "SIZE 200000000"]
                 if PORTS[port]:
                     words.append("8BITMIME")
                 for w in words[:-1]:
@@ -54,17 +55,20 @@ def serve(conn, port):
                 send("250 2.1.5 ok")
             elif verb == "DATA":
                 send("354 go ahead")
-                data = b""
-                while True:
-                    chunk = f.readline()
-                    if not chunk:
-                        return
-                    if chunk == b".\r\n":
-                        break
-                    data += chunk
+                global count
                 with lock:
-                    out.write(json.dumps({"port": port, "mail": mail, "rcpts": rcpts,
-                                          "data": base64.b64encode(data).decode()}) + "\n")
+                    count += 1
+                    path = f"{RECORDS}.data{count}"
+                with open(path, "wb") as data:
+                    while True:
+                        chunk = f.readline()
+                        if not chunk:
+                            return
+                        if chunk == b".\r\n":
+                            break
+                        data.write(chunk)
+                with lock:
+                    out.write(json.dumps({"port": port, "mail": mail, "rcpts": rcpts, "data": path}) + "\n")
                 send("250 2.0.0 queued")
             elif verb == "RSET":
                 mail, rcpts = None, []
