@@ -125,6 +125,24 @@ BOOST_AUTO_TEST_CASE(boundary_is_a_prefix_match) {
              "Content-Transfer-Encoding: quoted-printable\n\n=E4\n--abc\n--ab--\n\xe4\n");
 }
 
+BOOST_AUTO_TEST_CASE(outer_delimiter_closes_inner_parts) {
+  std::string in =
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n"
+      "--i\nContent-Transfer-Encoding: 8bit\n\n\xe4\n--o\nContent-Transfer-Encoding: 8bit\n\n\xe4\n--i\n\xe4\n--o--\n";
+  BOOST_TEST(Down(in) ==
+             "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n"
+             "--i\nContent-Transfer-Encoding: quoted-printable\n\n=E4\n--o\n"
+             "Content-Transfer-Encoding: quoted-printable\n\n=E4\n--i\n=E4\n--o--\n");
+}
+
+BOOST_AUTO_TEST_CASE(header_longer_than_a_piece) {
+  std::string content_type = "Content-Type: multipart/mixed; x=\"" + std::string(3000, 'y') + "\"; boundary=lh";
+  std::string in = content_type + "\n\n--lh\nContent-Transfer-Encoding: 8bit\n\n\xe4\n--lh--\n";
+  std::string want = content_type + "\n\n--lh\nContent-Transfer-Encoding: quoted-printable\n\n=E4\n--lh--\n";
+  BOOST_TEST(Down(in) == want);
+  BOOST_TEST(Down(in, 1000) == want);
+}
+
 BOOST_AUTO_TEST_CASE(obsolete_header_colon_is_normalized) {
   BOOST_TEST(Down("Content-Transfer-Encoding : 8bit\nX-A : b\n\n\xe4\n") ==
              "X-A: b\nContent-Transfer-Encoding: quoted-printable\n\n=E4\n");
