@@ -6,8 +6,8 @@
 #include "core/base64.h"
 #include "core/sanitize.h"
 #include "log/log.h"
-#include "smtp/mime_downgrade.h"
 #include "smtp/dsn.h"
+#include "smtp/mime_downgrade.h"
 #include "smtp/throttle.h"
 
 namespace authrelay {
@@ -343,7 +343,9 @@ bool Session::DowngradesMime() const { return policy_.mime.output_conversion && 
 Failure Session::MimeRefused() {
   // Mid-DATA: only dropping the connection cancels the transaction.
   connection_broken_ = true;
-  return Failure("5.6.0", "MIME nesting exceeds safety limit (mime_nesting_limit)");
+  return Failure("5.6.0", "MIME nesting exceeds safety limit: more than mime_nesting_limit = " +
+                              std::to_string(policy_.mime.nesting_limit) +
+                              " multipart levels, and server " + server_ + " needs it converted (no 8BITMIME)");
 }
 
 void Session::QuitIfTalking(Deadline overall) {
