@@ -333,7 +333,10 @@ void MimeDowngrader::EndOfInput(std::string& out) {
 void MimeDowngrader::ContentType(std::string_view value) {
   Tokenizer tokenizer(value, kRfc2045Specials);
   std::vector<Token> t;
-  if (!tokenizer.Next(t, 3, ';') || t.empty()) return;
+  if (!tokenizer.Next(t, 3, ';') || t.empty()) {  // an empty Content-Type
+    type_ = Type::kOther;
+    return;
+  }
   bool has_subtype = t.size() >= 3 && t[1].kind == Token::kSpecial && t[1].value == "/";
   if (IsWord(t[0], "text")) {
     type_ = Type::kText;
@@ -370,7 +373,8 @@ void MimeDowngrader::ContentType(std::string_view value) {
     }
     return;
   }
-  type_ = Type::kOther;
+  // Any other type (image/png, application/x) changes nothing, as in
+  // Postfix: a part of multipart/digest so labelled stays message/rfc822.
 }
 
 void MimeDowngrader::ContentTransferEncoding(std::string_view value) {

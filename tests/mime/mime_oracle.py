@@ -15,6 +15,9 @@ SIZE (present or not) and on BODY=, except for the one deliberate
 difference docs/DESIGN.md explains: authrelay cannot see the queue file's
 encoding, so a server that offers 8BITMIME always gets BODY=8BITMIME.
 
+Besides the table of hand-written messages, AUTHRELAY_MIME_N (40) random
+messages are generated from AUTHRELAY_MIME_SEED (20261130).
+
 Usage: mime_oracle.py AUTHRELAY_BINARY [PORT_BASE]   (ports PORT_BASE+1, +2)
 Exit 0: every comparison equal. Anything else prints what differs.
 """
@@ -136,6 +139,98 @@ def big_message(megabytes=50):
 
 
 CASES["big"] = big_message()
+
+
+class Generator:
+    """Random MIME messages from a seed: nested multipart, message/rfc822,
+    every Content-Transfer-Encoding spelling, boundary quirks, folded and
+    obsolete-form headers, 8-bit bytes, '=', white space, dots, control
+    characters and long lines. No CR and no NUL: a bare CR outside a
+    converted part is DataEncoder's business (it ends the line), not the
+    converter's."""
+
+    TYPES = ["text/plain", "text/html; charset=utf-8", "application/octet-stream", "image/x-y",
+             "message/rfc822", "message/partial; id=p", "multipart/mixed", "multipart/alternative",
+             "multipart/digest", "TEXT/Plain", "multipart/related (c)"]
+    CTES = [None, None, "7bit", "8bit", "8BIT", "binary", "base64", "quoted-printable", "x-custom",
+            "(c) 8bit", "\"8bit\""]
+    BYTES = (list(b"abcdefxyz ABC0129") * 3 + list(b"=\t.-:;\"<>") + list(range(0x80, 0x100, 7))
+             + [1, 7, 0x1b, 0x7f, 0x0c])
+
+    def __init__(self, seed):
+        import random
+        self.r = random.Random(seed)
+        self.n = 0
+
+    def line(self):
+        r = self.r
+        n = r.choice([0, 1, 3, 10, 40, 71, 72, 73, 74, 75, 76, 77, 90, 200, 1100, 2100, 2500])
+        b = bytes(r.choice(self.BYTES) for _ in range(n))
+        if r.random() < 0.1:
+            b = b"." + b
+        if r.random() < 0.1:
+            b = b + r.choice([b" ", b"\t", b"  "])
+        return b
+
+    def boundary(self):
+        self.n += 1
+        return self.r.choice(["b", "=_x", "a.b", "q q", "x" * 80, "--", "pre"]) + str(self.n)
+
+    def headers(self, depth):
+        r = self.r
+        out, ctype, bnd = [], r.choice(self.TYPES), None
+        if depth > 3 and ctype.startswith("multipart"):
+            ctype = "text/plain"
+        if ctype.startswith("multipart"):
+            bnd = self.boundary()
+            quoted = r.random() < 0.5 or " " in bnd
+            param = f'boundary="{bnd}"' if quoted else f"boundary={bnd}"
+            sep = r.choice(["; ", ";\n\t", " ;\n "])
+            ctype += sep + param
+        fields = []
+        if r.random() < 0.85:
+            fields.append(("Content-Type", ctype))
+        cte = r.choice(self.CTES)
+        if cte is not None:
+            fields.append(("Content-Transfer-Encoding", cte))
+            if r.random() < 0.1:
+                fields.append(("Content-Transfer-Encoding", r.choice(self.CTES[2:])))
+        if r.random() < 0.5:
+            fields.append(("X-Note", "n\u00e4" + "=" * r.randint(0, 3)))
+        r.shuffle(fields)
+        for name, value in fields:
+            colon = r.choice([": ", ":", " : ", ":\n "])
+            out.append(f"{name}{colon}{value}".encode("latin-1"))
+        return out, ctype if any(f[0] == "Content-Type" for f in fields) else "text/plain", bnd
+
+    def entity(self, depth):
+        r = self.r
+        head, ctype, bnd = self.headers(depth)
+        lines = head + ([b""] if r.random() < 0.95 else [])
+        if bnd is not None:
+            lines += [self.line() for _ in range(r.randint(0, 2))]
+            for _ in range(r.randint(0, 3)):
+                lines.append(b"--" + bnd.encode() + r.choice([b"", b"", b" junk", b"  "]))
+                lines += self.entity(depth + 1)
+            if r.random() < 0.85:
+                lines.append(b"--" + bnd.encode() + b"--")
+            lines += [self.line() for _ in range(r.randint(0, 2))]
+        elif ctype.lower().startswith("message/rfc822"):
+            lines += self.entity(depth + 1)
+        else:
+            lines += [self.line() for _ in range(r.randint(0, 6))]
+        return lines
+
+    def message(self):
+        lines = [b"Subject: generated", b"MIME-Version: 1.0"] + self.entity(0)
+        return b"\n".join(lines) + b"\n"
+
+
+GENERATED_SEED = int(os.environ.get("AUTHRELAY_MIME_SEED", "20261130"))
+GENERATED_N = int(os.environ.get("AUTHRELAY_MIME_N", "40"))
+_gen = Generator(GENERATED_SEED)
+for _i in range(GENERATED_N):
+    CASES[f"gen{_i:03d}"] = _gen.message()
 
 # Peak RSS allowed to authrelay converting the 50 MB message: the converter
 # streams, so this stays near the program's own size.
@@ -378,7 +473,8 @@ def main():
         w.teardown()
     for f in failures:
         print("MISMATCH " + f)
-    print(f"mime oracle: {checks} deliveries compared against smtp(8), {len(failures)} mismatches")
+    print(f"mime oracle: {checks} deliveries compared against smtp(8) ({len(CASES)} messages, "
+          f"{GENERATED_N} generated from seed {GENERATED_SEED}), {len(failures)} mismatches")
     return 1 if failures or checks == 0 else 0
 
 
