@@ -151,9 +151,10 @@ class Generator:
 
     TYPES = ["text/plain", "text/html; charset=utf-8", "application/octet-stream", "image/x-y",
              "message/rfc822", "message/partial; id=p", "multipart/mixed", "multipart/alternative",
-             "multipart/digest", "TEXT/Plain", "multipart/related (c)"]
+             "multipart/digest", "TEXT/Plain", "multipart/related (c)", "", "; x=y", "multipart",
+             "message", "\"text\"/plain"]
     CTES = [None, None, "7bit", "8bit", "8BIT", "binary", "base64", "quoted-printable", "x-custom",
-            "(c) 8bit", "\"8bit\""]
+            "(c) 8bit", "\"8bit\"", "", "8bit; x", "bin ary"]
     BYTES = (list(b"abcdefxyz ABC0129") * 3 + list(b"=\t.-:;\"<>") + list(range(0x80, 0x100, 7))
              + [1, 7, 0x1b, 0x7f, 0x0c])
 
