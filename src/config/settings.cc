@@ -104,6 +104,19 @@ Result<Settings> LoadSettings(const MainCf& cf) {
   auto limit = cf.GetInt("smtp_line_length_limit");
   if (!limit.ok()) return limit.failure();
   p.line_length_limit = static_cast<std::size_t>(std::max(0L, limit.value()));
+  // The 8-bit -> quoted-printable downgrade (smtp/mime_downgrade.h).
+  p.mime.output_conversion = !cf.GetBool("disable_mime_output_conversion");
+  struct {
+    const char* name;
+    std::size_t* out;
+  } mime_limits[] = {{"mime_nesting_limit", &p.mime.nesting_limit},
+                     {"mime_boundary_length_limit", &p.mime.boundary_length_limit},
+                     {"header_size_limit", &p.mime.header_size_limit}};
+  for (auto& m : mime_limits) {
+    auto v = cf.GetInt(m.name);
+    if (!v.ok()) return v.failure();
+    *m.out = static_cast<std::size_t>(std::max(1L, v.value()));
+  }
   // smtp_sasl_mechanism_filter: names, "!name", and "/file/name" whose
   // words are read in its place (Postfix's string list syntax).
   for (const std::string& word : SplitList(cf.Get("smtp_sasl_mechanism_filter"))) {

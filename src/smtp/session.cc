@@ -6,8 +6,8 @@
 #include "core/base64.h"
 #include "core/sanitize.h"
 #include "log/log.h"
-#include "smtp/data_encoder.h"
 #include "smtp/dsn.h"
+#include "smtp/mime_downgrade.h"
 #include "smtp/throttle.h"
 
 namespace authrelay {
@@ -307,7 +307,9 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
 }
 
 std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overall, std::string_view after_dot) {
-  DataEncoder encoder(policy_.line_length_limit);
+  // A server without 8BITMIME gets 8-bit MIME parts as quoted-printable
+  // (docs/DESIGN.md, "8-bit mail to a 7-bit server").
+  BodyEncoder encoder(policy_.line_length_limit, DowngradesMime() ? &policy_.mime : nullptr);
   // Not zero-filled: a 3 KB message then touches one page of it, not 16.
   constexpr std::size_t kChunk = 64 * 1024;
   std::unique_ptr<char[]> in(new char[kChunk]);
@@ -323,15 +325,27 @@ std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overal
     if (n == 0) break;
     out.clear();
     encoder.Encode(std::string_view(in.get(), static_cast<std::size_t>(n)), out);
+    if (encoder.refused()) return MimeRefused();
     IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
     if (s != IoStatus::kOk) return IoFailure(s, kBody);
   }
   out.clear();
   encoder.Finish(out);
+  if (encoder.refused()) return MimeRefused();
   out += after_dot;
   IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
   if (s != IoStatus::kOk) return IoFailure(s, kDot);
   return std::nullopt;
+}
+
+bool Session::DowngradesMime() const { return policy_.mime.output_conversion && !caps_.eightbitmime; }
+
+Failure Session::MimeRefused() {
+  // Mid-DATA: only dropping the connection cancels the transaction.
+  connection_broken_ = true;
+  return Failure("5.6.0", "MIME nesting exceeds safety limit: more than mime_nesting_limit = " +
+                              std::to_string(policy_.mime.nesting_limit) +
+                              " multipart levels, and server " + server_ + " needs it converted (no 8BITMIME)");
 }
 
 void Session::QuitIfTalking(Deadline overall) {
@@ -457,7 +471,8 @@ transaction:
   }
 
   std::string mail = "MAIL FROM:<" + sender.path + ">";
-  if (caps_.size && env.size) mail += " SIZE=" + std::to_string(*env.size);
+  // As smtp(8): no SIZE when the body may be converted (its size changes).
+  if (caps_.size && env.size && !DowngradesMime()) mail += " SIZE=" + std::to_string(*env.size);
   if (caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (need_utf8) mail += " SMTPUTF8";
   // RFC 2920: with PIPELINING, MAIL, every RCPT and DATA go out in one

@@ -22,6 +22,7 @@
 #include "sasl/sasl_client.h"
 #include "smtp/address.h"
 #include "smtp/ehlo.h"
+#include "smtp/mime_downgrade.h"
 #include "smtp/reply.h"
 #include "smtp/secret_scrubber.h"
 
@@ -37,6 +38,7 @@ struct SessionPolicy {
   long rset_timeout = 20;  // the RSET that opens a transaction on a held session
   std::size_t line_length_limit = 998;
   std::size_t reply_line_limit = 2048;  // Postfix's line_length_limit for replies
+  MimeOptions mime;  // 8-bit -> quoted-printable for a server without 8BITMIME
 
   std::optional<std::string> sasl_username;  // nullopt: no AUTH; else names the login in logs
   std::string mechanism_filter;              // smtp_sasl_mechanism_filter
@@ -129,6 +131,8 @@ class Session {
   // (I/O error, timeout, garbage, a TLS failure), where nothing more can be
   // said safely.
   void QuitIfTalking(Deadline overall);
+  bool DowngradesMime() const;  // smtp(8)'s test: no 8BITMIME, conversion on
+  Failure MimeRefused();
   Deadline Stage(long seconds, Deadline overall) const;
 
   Transport& transport_;

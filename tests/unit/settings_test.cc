@@ -69,6 +69,21 @@ BOOST_AUTO_TEST_CASE(fingerprint_digest_follows_compatibility_level) {
   BOOST_TEST(Load("smtp_tls_fingerprint_digest = sha1\n").tls.fingerprint_digest == "sha1");
 }
 
+BOOST_AUTO_TEST_CASE(mime_output_conversion_parameters) {
+  Settings d = Load("");
+  BOOST_TEST(d.session.mime.output_conversion);
+  BOOST_TEST(d.session.mime.nesting_limit == 100u);
+  BOOST_TEST(d.session.mime.boundary_length_limit == 2048u);
+  BOOST_TEST(d.session.mime.header_size_limit == 102400u);
+  Settings s = Load(
+      "disable_mime_output_conversion = yes\nmime_nesting_limit = 5\nmime_boundary_length_limit = 70\n"
+      "header_size_limit = 4096\n");
+  BOOST_TEST(!s.session.mime.output_conversion);
+  BOOST_TEST(s.session.mime.nesting_limit == 5u);
+  BOOST_TEST(s.session.mime.boundary_length_limit == 70u);
+  BOOST_TEST(s.session.mime.header_size_limit == 4096u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_defer) {
   auto cf = MainCf::Parse("smtp_tls_security_level = paranoid\n");
   BOOST_REQUIRE(cf.ok());
