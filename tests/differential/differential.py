@@ -177,6 +177,23 @@ def _implicit_465(case, oracle):
     return hit
 
 
+@deliberate("session-per-policy")
+def _session_per_policy(case, oracle):
+    # authrelay keys a cached TLS session by the whole TLS policy, so after the policy entry
+    # changed it makes a full handshake checked against the new policy; smtp(8) resumes the
+    # session of the old one, and takes its verification for the new names. smtp(8)'s own key
+    # has the master.cf service name in it: its second delivery goes through a second service
+    # with the same settings, so it too starts afresh.
+    if case.get("second") and case["policy2"] != case["policy"]:
+        case["fresh_service"] = True
+        return True
+    return False
+
+
+def second_domain(case):
+    return f"c{case['i']}n.test" if case.get("fresh_service") else f"c{case['i']}.test"
+
+
 RESULT_RULES = {}
 
 
@@ -427,7 +444,15 @@ def later_dimensions(case, r):
     # satisfy (a resumed session must not carry the first policy's verdict over).
     if case["port"] != 465 and not server.get("tls_broken") and r.random() < 0.12:
         key = case["nexthop"].split(",")[0]
-        case["second"] = pick(r, ["same", "stricter"])
+        case["second"] = pick(r, ["same", "stricter", "renamed"])
+        if case["second"] == "renamed" and case["nexthop"] == f"[{CN_HOST}]:{case['port']}":
+            # A session verified for one name, then a policy that names another: a resumed
+            # session carries the first verification's result, which must not count.
+            server.update(cert="good", starttls=True, starttls_reply="220")
+            case["policy"] = f"{key} secure match={CN_HOST}"
+            case["policy2"] = f"{key} secure match=nomatch.test"
+            return
+        case["second"] = "stricter" if case["second"] == "renamed" else case["second"]
         case["policy2"] = case["policy"] if case["second"] == "same" else pick(r, [
             f"{key} secure match=nomatch.test", f"{key} verify match=nomatch.test",
             f"{key} fingerprint match=00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33",
@@ -768,10 +793,13 @@ authrelay_time_limit = 60s
         with open(f"{d}/transport", "w") as f:
             for c in cases:
                 f.write(f"c{c['i']}.test c{c['i']}:{c['nexthop']}\n")
+                if c.get("fresh_service"):
+                    f.write(f"c{c['i']}n.test c{c['i']}n:{c['nexthop']}\n")
         with open(f"{pf}/master.cf", "a") as f:
             for c in cases:
                 opts = " ".join(f"-o {{ {k} = {v} }}" for k, v in c["oracle"].items())
-                f.write(f"c{c['i']} unix - - n - - smtp -o syslog_name=diff/c{c['i']} {opts}\n")
+                for name in [f"c{c['i']}"] + ([f"c{c['i']}n"] if c.get("fresh_service") else []):
+                    f.write(f"{name} unix - - n - - smtp -o syslog_name=diff/{name} {opts}\n")
         sh("postconf", "-c", pf, "-F", "*/*/chroot = n")
         self.instances.append(pf)
         with open(f"/etc/netns/{self.ns}/postfix/main.cf", "w") as f:
@@ -837,13 +865,13 @@ authrelay_time_limit = 60s
         seconds = {}
         for c in cases:
             if c.get("second"):
-                seconds.setdefault((c["age"], c["msg"]), []).append(f"r2@c{c['i']}.test")
+                seconds.setdefault((c["age"], c["msg"]), []).append(f"r2@{second_domain(c)}")
         batches.append(("policy2", None))
         batches += [(key, part[k:k + batch]) for key, part in seconds.items() for k in range(0, len(part), batch)]
         # smtp(8) refusing its configuration exits at startup; the message then waits in the
         # queue (deferred) and nothing reaches the server.
-        fatal_re = re.compile(r" diff/c(\d+)/smtp\[\d+\]: fatal: (.*)$")
-        line_re = re.compile(r"to=<(r2?@c\d+\.test)>,.* dsn=([\d.]+), status=(sent|deferred|bounced) \((.*)\)$")
+        fatal_re = re.compile(r" diff/c(\d+n?)/smtp\[\d+\]: fatal: (.*)$")
+        line_re = re.compile(r"to=<(r2?@c\d+n?\.test)>,.* dsn=([\d.]+), status=(sent|deferred|bounced) \((.*)\)$")
         offset = 0
         for key, want in batches:
             if key == "policy2":
@@ -882,9 +910,9 @@ authrelay_time_limit = 60s
         # Postfix keeps running for authrelay's postqueue -j; what smtp(8) deferred stays put.
         subprocess.run(self.nsx("postsuper", "-c", pf, "-h", "ALL", "deferred"), capture_output=True)
         for c in cases:
-            for k, rcpt in (("pf_status", "r"), ("pf_status2", "r2")):
-                if rcpt == "r" or c.get("second"):
-                    c[k] = got.get(f"{rcpt}@c{c['i']}.test",
+            for k, rcpt in (("pf_status", f"r@c{c['i']}.test"), ("pf_status2", f"r2@{second_domain(c)}")):
+                if k == "pf_status" or c.get("second"):
+                    c[k] = got.get(rcpt,
                                    ("pending", "", "no status line from smtp(8) within the time limit"))
 
     def run_authrelay(self, cases, jobs):
