@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -863,6 +864,16 @@ authrelay_time_limit = 60s
         out = sh(*self.nsx("postqueue", "-c", self.pf, "-j"))
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
+    def held(self, sender, since):
+        # The queue ID of the newest held message from sender that arrived at or after since.
+        for _ in range(100):
+            found = sorted((m["arrival_time"], m["queue_id"]) for m in self.queue()
+                           if m["queue_name"] == "hold" and m["sender"] == sender and m["arrival_time"] >= since)
+            if found:
+                return found[-1][1]
+            time.sleep(0.1)
+        raise SystemExit(f"differential: the held reference message from {sender} did not appear in postqueue -j")
+
     def run_oracle(self, cases, batch=24, batch_timeout=60):
         # In batches: a few hundred smtp(8) processes at once swamp tlsmgr and postlogd. One
         # message per batch: the configurations of a batch share the message and its age.
@@ -936,16 +947,23 @@ authrelay_time_limit = 60s
         open(f"{self.d}/phaseB", "w").close()
         # A young message and the old one (run_oracle) in the hold queue: authrelay learns a
         # message's age from postqueue -j by queue ID, as it would for the message pipe(8) gives it.
-        self.submit(["ref@diff.test"], f"Subject: {HOLD_SUBJECT} young\n\nref\n".encode(), sender="ref-young@diff.test")
-        refs = {}
-        for _ in range(100):
-            refs = {m["sender"][4:-10]: m["queue_id"] for m in self.queue()
-                    if m["queue_name"] == "hold" and m["sender"] in ("ref-old@diff.test", "ref-young@diff.test")}
-            if len(refs) == 2:
-                break
-            time.sleep(0.1)
-        if len(refs) != 2:
-            raise SystemExit(f"differential: the held reference messages did not appear in postqueue -j: {refs}")
+        # The young one is replaced every YOUNG_FOR seconds, so that it stays well below the
+        # smallest minimal_backoff_time drawn (60s) however long this phase takes.
+        young_for = 20
+        refs = {"old": self.held("ref-old@diff.test", 0)}
+        young = {"t": 0.0}
+        lock = threading.Lock()
+
+        def ref(age):
+            if age == "old":
+                return refs["old"]
+            with lock:
+                if time.time() - young["t"] > young_for:
+                    young["t"] = time.time()
+                    self.submit(["ref@diff.test"], f"Subject: {HOLD_SUBJECT} young\n\nref\n".encode(),
+                                sender="ref-young@diff.test")
+                    young["id"] = self.held("ref-young@diff.test", young["t"] - 1)
+                return young["id"]
         for name in MESSAGES:
             with open(f"{self.d}/message.{name}", "wb") as f:
                 f.write(message_bytes(name))
@@ -958,7 +976,7 @@ authrelay_time_limit = 60s
             cmd = self.nsx("setpriv", f"--reuid={RUNAS}", f"--regid={RUNAS}", "--clear-groups", "env", "-i",
                            "PATH=/usr/bin:/bin", f"MAIL_CONFIG={self.pf}", "LANG=C", "timeout", "90",
                            self.args.binary, *opts, f"--nexthop={c['nexthop']}", f"--sender={SENDER}",
-                           f"--queue-id={refs[c['age']]}", f"--size={len(message_bytes(c['msg']))}", "--",
+                           f"--queue-id={ref(c['age'])}", f"--size={len(message_bytes(c['msg']))}", "--",
                            f"{rcpt}@c{c['i']}.test")
             with open(f"{self.d}/message.{c['msg']}") as stdin:
                 p = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True)
