@@ -65,6 +65,12 @@ def unset(case, p):
     return p not in case["params"]
 
 
+def has_credentials(case):
+    # SASL on and a password map with an entry for every next hop (sasl_passwd_none has none).
+    p = case["params"]
+    return p.get("smtp_sasl_auth_enable") == "yes" and not p.get("smtp_sasl_password_maps", "").endswith("_none")
+
+
 @deliberate("system-ca")
 def _system_ca(case, oracle):
     # Empty smtp_tls_CAfile and smtp_tls_CApath: authrelay trusts the system store. The
@@ -93,7 +99,7 @@ def _secure_default(case, oracle):
     # smtp_enforce_tls say otherwise (Postfix 3.7 at compatibility level 3.6 would use none).
     if not unset(case, "smtp_tls_security_level"):
         return False
-    if case["params"].get("smtp_sasl_auth_enable") == "yes":
+    if has_credentials(case):
         oracle["smtp_tls_security_level"] = "secure"
         oracle.pop("smtp_use_tls", None)
         oracle.pop("smtp_enforce_tls", None)
@@ -111,7 +117,7 @@ def _ip_san_default(case, oracle):
     # harness's world exactly one certificate carries 127.0.0.1, and its only DNS name is
     # IP_SAN_NAME: the oracle gets a policy entry for each address hop (unless the configuration
     # has one for it) that accepts that name besides the admin's.
-    if not unset(case, "smtp_tls_security_level") or case["params"].get("smtp_sasl_auth_enable") != "yes":
+    if not unset(case, "smtp_tls_security_level") or not has_credentials(case):
         return False
     user_match = case["params"].get("smtp_tls_secure_cert_match")
     hit = False
@@ -450,7 +456,7 @@ def later_dimensions(case, r):
         params.pop("smtp_tls_wrappermode", None)
         case["policy"] = None
         level = pick(r, [None, "none", "may", "encrypt"])
-        if level is None and params.get("smtp_sasl_auth_enable") == "yes":
+        if level is None and has_credentials(case):
             level = "encrypt"  # else secure-default at an address, which no certificate here names
         params.pop("smtp_tls_security_level", None)
         if level:
@@ -463,6 +469,8 @@ def later_dimensions(case, r):
     if case["port"] != 465 and not server.get("tls_broken") and r.random() < 0.12:
         key = case["nexthop"].split(",")[0]
         case["second"] = pick(r, ["same", "stricter", "renamed"])
+        # no-plaintext-auth would cut the result after the first delivery's AUTH in the clear.
+        params["authrelay_allow_plaintext_auth"] = "yes"
         if case["second"] == "renamed" and case["nexthop"] == f"[{CN_HOST}]:{case['port']}":
             # A session verified for one name, then a policy that names another: a resumed
             # session carries the first verification's result, which must not count.
@@ -973,6 +981,10 @@ authrelay_time_limit = 60s
             opts = []
             for k, v in c["params"].items():
                 opts += ["-o", f"{k}={v}"]
+            # A session cache per configuration, as each one stands for a host of its own (the
+            # cache keeps the newest 100 sessions: hundreds of configurations would evict the
+            # first delivery's session before the second one).
+            opts += ["-o", f"authrelay_tls_session_cache={self.d}/cache/c{c['i']}"]
             cmd = self.nsx("setpriv", f"--reuid={RUNAS}", f"--regid={RUNAS}", "--clear-groups", "env", "-i",
                            "PATH=/usr/bin:/bin", f"MAIL_CONFIG={self.pf}", "LANG=C", "timeout", "90",
                            self.args.binary, *opts, f"--nexthop={c['nexthop']}", f"--sender={SENDER}",
