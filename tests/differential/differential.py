@@ -999,12 +999,16 @@ authrelay_time_limit = 60s
         for c in cases:
             if c.get("second"):
                 self.set_policy(c, second=False)
-        with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
+        ex = concurrent.futures.ThreadPoolExecutor(jobs)
+        try:
             list(ex.map(one, cases))
             for c in cases:
                 if c.get("second"):
                     self.set_policy(c, second=True)
             list(ex.map(lambda c: one(c, "r2", "ar_status2"), [c for c in cases if c.get("second")]))
+        finally:
+            # Stopped by a signal: the configurations not started yet are dropped, not run.
+            ex.shutdown(wait=True, cancel_futures=True)
         time.sleep(0.5)
         subprocess.run(self.nsx("postfix", "-c", self.pf, "stop"), capture_output=True, timeout=60)
         self.postfix = False

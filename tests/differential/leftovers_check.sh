@@ -1,7 +1,8 @@
 #!/bin/bash
 # The differential harness leaves nothing behind, even when it is stopped in the middle:
-#  1. SIGTERM while smtp(8) is delivering: its own teardown must remove the namespace (and the
-#     mount behind it), /etc/netns/NAME, the temporary directory and every process it started;
+#  1. SIGTERM while smtp(8) is delivering, and again while authrelay is: its own teardown must
+#     remove the namespace (and the mount behind it), /etc/netns/NAME, the temporary directory
+#     and every process it started;
 #  2. SIGKILL (no teardown possible): the next run (here: --sweep-only) must remove all of it.
 # Usage (as root): leftovers_check.sh PATH/TO/authrelay
 set -uo pipefail
@@ -25,12 +26,13 @@ left_by() {
 }
 
 # Starts a run of 12 configurations and waits until smtp(8) is at work (the Postfix instance's
-# maillog exists), so that the namespace, dnsmasq, the server and Postfix all exist.
+# maillog exists: the namespace, dnsmasq, the server and Postfix all exist), or authrelay is
+# (its log exists).
 start_run() {
   python3 "$here/differential.py" "$bin" 12 --seed leftovers >"$tmp/leftovers-check.$$.out" 2>&1 &
   run=$!
   for _ in $(seq 1 300); do
-    compgen -G "$tmp/authrelay-diff.$run.*/postfix0/maillog" >/dev/null && return 0
+    compgen -G "$tmp/authrelay-diff.$run.*/$1" >/dev/null && return 0
     kill -0 "$run" 2>/dev/null || break
     sleep 0.1
   done
@@ -38,8 +40,9 @@ start_run() {
   return 1
 }
 
-for how in TERM KILL; do
-  start_run || { fail=1; continue; }
+for step in TERM:postfix0/maillog TERM:log/authrelay.log KILL:postfix0/maillog; do
+  how=${step%%:*}
+  start_run "${step#*:}" || { fail=1; continue; }
   before=$(left_by "$run")
   kill -"$how" "$run"
   wait "$run" 2>/dev/null
@@ -52,7 +55,8 @@ for how in TERM KILL; do
     echo "leftovers_check: after SIG$how$([ "$how" = KILL ] && echo ' and --sweep-only'), left behind:"
     echo "$after"; fail=1
   else
-    echo "leftovers_check: SIG$how during smtp(8)'s deliveries: nothing left ($(echo "$before" | wc -l) things were there)"
+    who="smtp(8)'s"; [ "${step#*:}" = log/authrelay.log ] && who="authrelay's"
+    echo "leftovers_check: SIG$how during $who deliveries: nothing left ($(echo "$before" | wc -l) things were there)"
   fi
 done
 rm -f "$tmp/leftovers-check.$$.out"
