@@ -6,14 +6,21 @@ so that 127.0.0.1 and 127.0.0.2 are two MX hosts on the same port). Each
 port has a profile: which certificate it serves, whether TLS is implicit,
 whether STARTTLS is offered (and what it answers), which AUTH mechanisms it
 offers before and after TLS, the highest TLS version it speaks, and whether
-it asks for a client certificate. It accepts any credentials and any mail.
+it asks for a client certificate, whether it offers 8BITMIME, and whether its
+TLS is broken ("garbage": the client hello is answered with bytes that are not
+TLS, so the client's handshake fails; "inject": a plaintext line follows the
+220 to STARTTLS in the same packet, then the handshake goes on as usual). A port may instead carry one profile per local
+address ("by_addr"; port 465, where every configuration needs the same port).
+It accepts any credentials and any mail.
 
 Per connection it writes one JSON line to the record file when the
 connection ends: the port, the address the client connected to, the phase
 (the harness switches phase by creating PHASE_FILE), the SNI the client sent,
 the TLS version, whether the client went on after the handshake (so
-accepted the certificate), the AUTH mechanism the client used, whether MAIL
-and a complete DATA came, and whether the client presented a certificate.
+accepted the certificate), whether the TLS session was resumed, the AUTH
+mechanism the client used, whether MAIL and a complete DATA came, the MAIL
+FROM BODY= parameter, the message as received (dot-stuffing undone), and
+whether the client presented a certificate.
 
 Usage: recording_server.py SPEC.json RECORDS.jsonl PHASE_FILE READY_FILE
 """
@@ -67,21 +74,31 @@ class Conn:
         self.rec = {"port": port, "dst": sock.getsockname()[0],
                     "phase": "B" if os.path.exists(PHASE_FILE) else "A", "t": time.time(),
                     "sni": None, "tls": None, "cert": None, "went_on": False, "auth": None,
-                    "mail": False, "data": False, "client_cert": False, "plain_cmds": [], "tls_cmds": []}
+                    "mail": False, "data": False, "client_cert": False, "plain_cmds": [], "tls_cmds": [],
+                    "resumed": False, "body": None, "content": None}
 
     def send(self, line):
         self.sock.sendall(line.encode() + b"\r\n")
 
-    def readline(self):
+    def readline_bytes(self):
         while b"\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise EOFError
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        return line.rstrip(b"\r").decode("utf-8", "replace")
+        return line.rstrip(b"\r")
+
+    def readline(self):
+        return self.readline_bytes().decode("utf-8", "replace")
 
     def start_tls(self):
+        if self.p.get("tls_broken") == "garbage":
+            # A failed handshake: the client hello is answered with bytes that are not TLS.
+            self.raw.recv(4096)
+            self.raw.sendall(b"this is not a TLS server hello\r\n")
+            self.rec["tls_error"] = "broken on purpose"
+            raise EOFError
         ctx = context_for(self.p)
         self.rec["cert"] = self.p["cert"]
         s = ctx.wrap_socket(self.raw, server_side=True, do_handshake_on_connect=False)
@@ -95,12 +112,15 @@ class Conn:
             raise EOFError
         self.rec["sni"] = getattr(s, "sni_seen", None)
         self.rec["tls"] = s.version()
+        self.rec["resumed"] = bool(s.session_reused)
         self.rec["client_cert"] = s.getpeercert(binary_form=True) is not None
         self.buf = b""
 
     def ehlo_reply(self):
         tls = self.rec["tls"] is not None
-        lines = ["mx.test Hello", "PIPELINING", "8BITMIME"]
+        lines = ["mx.test Hello", "PIPELINING"]
+        if self.p.get("eightbitmime", True):
+            lines.append("8BITMIME")
         if not tls and self.p.get("starttls"):
             lines.append("STARTTLS")
         mechs = self.p.get("auth_tls" if tls else "auth_plain", [])
@@ -126,7 +146,10 @@ class Conn:
                     self.ehlo_reply() if cmd == "EHLO" else self.send("250 mx.test")
                 elif cmd == "STARTTLS" and self.p.get("starttls") and self.rec["tls"] is None:
                     code = self.p.get("starttls_reply", "220")
-                    if code == "220":
+                    if code == "220" and self.p.get("tls_broken") == "inject":
+                        self.sock.sendall(b"220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n")
+                        self.start_tls()
+                    elif code == "220":
                         self.send("220 2.0.0 go ahead")
                         self.start_tls()
                     elif code == "421":
@@ -138,13 +161,22 @@ class Conn:
                     self.auth(line)
                 elif cmd == "MAIL":
                     self.rec["mail"] = True
+                    for arg in line.split()[2:]:
+                        if arg.upper().startswith("BODY="):
+                            self.rec["body"] = arg[5:].upper()
                     self.send("250 2.1.0 ok")
                 elif cmd == "RCPT":
                     self.send("250 2.1.5 ok")
                 elif cmd == "DATA":
                     self.send("354 go on")
-                    while self.readline() != ".":
-                        pass
+                    content = []
+                    while True:
+                        raw = self.readline_bytes()
+                        if raw == b".":
+                            break
+                        content.append(raw[1:] if raw.startswith(b".") else raw)
+                    # Bytes above 127 kept as \u00XX (latin-1), so that 8-bit data compares exactly.
+                    self.rec["content"] = b"\n".join(content)[:20000].decode("latin-1")
                     self.rec["data"] = True
                     self.send("250 2.0.0 queued as RECORDED")
                 elif cmd == "RSET" or cmd == "NOOP":
@@ -210,7 +242,8 @@ def main():
         s.listen(64)
         sel.register(s, selectors.EVENT_READ, (int(port), profile))
     for profile in spec["ports"].values():
-        context_for(profile)
+        for p in profile["by_addr"].values() if "by_addr" in profile else [profile]:
+            context_for(p)
     open(READY_FILE, "w").close()
     while True:
         for key, _ in sel.select():
@@ -220,6 +253,11 @@ def main():
                 continue
             c.settimeout(12)
             port, profile = key.data
+            if "by_addr" in profile:
+                profile = profile["by_addr"].get(c.getsockname()[0])
+                if profile is None:
+                    c.close()
+                    continue
             with write_lock:
                 open_count += 1
                 write_open_count()
