@@ -15,33 +15,24 @@
 set -euo pipefail
 BIN=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/authrelay-share-adv.XXXXXX)
+T_PREFIX="share-adv: " T_FD=2
+. "$HERE/../lib/harness.sh"
+T=$(t_scratch share-adv)
 chmod 755 "$T"
 NS=authrelay-share-adv-$$
-passed=0 failed=0
-ok() { echo "share-adv: ok: $*" >&2; passed=$((passed + 1)); }
-bad() { echo "share-adv: NOT OK: $*" >&2; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "/etc/netns/$NS"
+  t_netns_remove
   if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share-adv: kept $T" >&2; fi
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-mkdir -p "/etc/netns/$NS"
-echo "127.0.0.1 localhost mx.test" > "/etc/netns/$NS/hosts"
-ns() { ip netns exec "$NS" "$@"; }
+t_netns "$NS" mx.test
 as_nobody() { ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
 
-bash "$HERE/../protocol/make-certs.sh" "$T/certs" >/dev/null
-chmod 644 "$T"/certs/*.pem
-PASSWORD="share-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-secret"
+t_certs "$T/certs"
+PASSWORD="share-$(t_random_hex)-secret"
 
 EV=$T/events
 ns python3 "$HERE/smtp_server.py" "$T/port" "$EV" "$T/certs/server.pem" "$T/certs/server.key" \
@@ -209,5 +200,4 @@ kill "$esc" 2>/dev/null || true
 check "root's --check lists the pipe user's holder" 'grep -q "held session to mx.test" <<<"$CHECKOUT"'
 check "root's --check prints no control byte a holder sent" '! grep -q $'"'"'\x1b'"'"' <<<"$CHECKOUT"'
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish

@@ -18,38 +18,27 @@
 set -euo pipefail
 BIN=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/authrelay-share.XXXXXX)
+T_PREFIX="share: " T_FD=2
+. "$HERE/../lib/harness.sh"
+T=$(t_scratch share)
 chmod 755 "$T"
 NS=authrelay-share-$$
-passed=0 failed=0
-ok() { echo "share: ok: $*" >&2; passed=$((passed + 1)); }
-bad() { echo "share: NOT OK: $*" >&2; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   # Holders are ours: every authrelay process of the test users whose
   # namespace is ours.
-  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "/etc/netns/$NS"
+  t_netns_remove
   if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share: kept $T" >&2; fi
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-mkdir -p "/etc/netns/$NS"
-echo "127.0.0.1 localhost mx.test" > "/etc/netns/$NS/hosts"
-ns() { ip netns exec "$NS" "$@"; }
+t_netns "$NS" mx.test
 
-bash "$HERE/../protocol/make-certs.sh" "$T/certs" >/dev/null
+t_certs "$T/certs"
 cp "$T/certs/ca.pem" "$T/certs/ca-copy.pem"
-chmod 644 "$T"/certs/*.pem
-PASSWORD="share-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-secret"
-if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
-  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/secrets" && echo "$PASSWORD" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/share"
-fi
+PASSWORD="share-$(t_random_hex)-secret"
+t_keep_secret share "$PASSWORD"
 
 # One server per case group: start_server NAME [server options].
 start_server() {
@@ -291,5 +280,4 @@ if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/share" && cp "$A/log" "$AUTHRELAY_TEST_ARTIFACTS/share/nobody.log" &&
     cp "$D/log" "$AUTHRELAY_TEST_ARTIFACTS/share/daemon.log"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish
