@@ -20,10 +20,10 @@ BIN=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_PREFIX="share: " T_FD=2
 . "$HERE/../lib/harness.sh"
+. "$HERE/../lib/share.sh"
 T=$(t_scratch share)
 chmod 755 "$T"
 NS=authrelay-share-$$
-SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   # Holders are ours: every authrelay process of the test users whose
@@ -40,66 +40,6 @@ cp "$T/certs/ca.pem" "$T/certs/ca-copy.pem"
 PASSWORD="share-$(t_random_hex)-secret"
 t_keep_secret share "$PASSWORD"
 
-# One server per case group: start_server NAME [server options].
-start_server() {
-  local name=$1; shift
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  EV=$T/$name.events
-  : > "$EV"
-  rm -f "$T/port"
-  ns python3 "$HERE/smtp_server.py" "$T/port" "$EV" "$T/certs/server.pem" "$T/certs/server.key" \
-    relay@mx.test "$PASSWORD" "$@" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-  PORT=$(cat "$T/port")
-}
-count() { grep -c "\"event\": \"$1\"" "$EV" || true; }
-
-# A config directory per pipe user: config USER DIR [main.cf lines...]
-config() {
-  local user=$1 dir=$2; shift 2
-  mkdir -p "$dir"
-  cat > "$dir/main.cf" <<CF
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = texthash:$dir/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_sasl_mechanism_filter = plain
-smtp_tls_security_level = secure
-smtp_tls_CAfile = $T/certs/ca.pem
-authrelay_tls_session_cache =
-authrelay_connection_reuse = yes
-authrelay_connection_reuse_directory = $dir/share
-smtp_connection_cache_time_limit = 20s
-authrelay_log_file = $dir/log
-CF
-  for line in "$@"; do echo "$line" >> "$dir/main.cf"; done
-  : > "$dir/log"
-  chown "$user" "$dir/log"
-  chown "$user" "$dir"
-}
-write_map() {  # DIR FILE
-  echo "[mx.test]:$PORT relay@mx.test:$PASSWORD" > "$1/$2"
-  chmod 644 "$1/$2"
-}
-
-N=0
-# deliver USER CONFDIR [authrelay options...]: one message; sets RC, OUT,
-# SECS (wall time until stdout closed and the process exited).
-deliver() {
-  local user=$1 dir=$2; shift 2
-  N=$((N + 1))
-  local t0 t1
-  t0=$(date +%s.%N)
-  set +e
-  OUT=$(printf 'Subject: share test %s\n\nmessage %s\n' "$N" "$N" |
-        ns setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
-          env -i PATH=/usr/bin:/bin MAIL_CONFIG="$dir" "$BIN" --nexthop="[mx.test]:$PORT" \
-          --sender=s@example.org "$@" -- "r$N@example.com")
-  RC=$?
-  set -e
-  t1=$(date +%s.%N)
-  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-}
 holder_pid() {  # DIR: the newest holder's pid, from its log line
   grep 'holding the session' "$1/log" | tail -1 | sed -E 's/.*authrelay\[([0-9]+)\].*/\1/'
 }
