@@ -60,6 +60,10 @@ class Failure {
   Cause cause() const { return cause_; }
   // The server's reply behind this failure; code 0 when none.
   const ServerReply& server_reply() const { return reply_; }
+  // The setting whose value is at fault ("smtp_tls_CAfile"), when the
+  // failure is about one; "" otherwise. With cause(), what --check uses to
+  // name one fault once however many checks meet it.
+  const std::string& setting() const { return setting_; }
 
   bool permanent() const { return !dsn_.empty() && dsn_[0] == '5'; }
 
@@ -67,6 +71,7 @@ class Failure {
   Failure&& WithCause(Cause cause) && { cause_ = cause; return std::move(*this); }
   // The fix the code that saw the cause knows (a command, a setting).
   Failure&& WithFix(std::string fix) && { fix_ = std::move(fix); return std::move(*this); }
+  Failure&& WithSetting(std::string setting) && { setting_ = std::move(setting); return std::move(*this); }
   // The server reply that decided this failure; sets the cause to
   // kServerReply unless a more specific one is given.
   Failure&& WithReply(ServerReply reply, Cause cause = Cause::kServerReply) && {
@@ -87,6 +92,7 @@ class Failure {
   std::string text_;
   std::string detail_;
   std::string fix_;
+  std::string setting_;
   Cause cause_ = Cause::kUnclassified;
   ServerReply reply_;
 };

@@ -34,6 +34,10 @@ struct Problem {
   std::string severity;  // "error" (a delivery would defer) or "warning"
   std::string what;
   std::string fix;
+  // What the problem is about, for naming each fault once (ReportOnce):
+  // the setting at fault ("" if none known) and why.
+  std::string setting;
+  Cause cause = Cause::kUnclassified;
 };
 
 struct HopReport {
@@ -104,8 +108,12 @@ class Checker {
   }
 
  private:
-  void Error(std::string what, std::string fix) { problems_.push_back({"error", std::move(what), std::move(fix)}); }
-  void Warn(std::string what, std::string fix) { problems_.push_back({"warning", std::move(what), std::move(fix)}); }
+  void Error(std::string what, std::string fix, std::string setting = {}) {
+    problems_.push_back({"error", std::move(what), std::move(fix), std::move(setting), Cause::kUnclassified});
+  }
+  void Warn(std::string what, std::string fix) {
+    problems_.push_back({"warning", std::move(what), std::move(fix), {}, Cause::kUnclassified});
+  }
 
   void CheckMaps() {
     if (!s_.sasl_enable) return;
@@ -247,7 +255,7 @@ class Checker {
       int lo, hi;
       if (!value->empty() && !ProtocolRange(*value, &lo, &hi, nullptr)) {
         Error(std::string(param) + " = " + *value + " is not a protocol list",
-              std::string("use e.g. ") + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)");
+              std::string("use e.g. ") + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)", param);
       }
     }
     for (auto [param, value, dflt] : {std::tuple{"smtp_tls_secure_cert_match", &t.secure_cert_match, "nexthop, dot-nexthop"},
@@ -255,7 +263,7 @@ class Checker {
       if (Trim(*value).empty() || Trim(*value).find_first_not_of(", \t:") == std::string_view::npos) {
         Error(std::string(param) + " is empty: verification at that level would accept no certificate name, "
                                    "so such deliveries defer",
-              std::string("set ") + param + " = " + dflt + " (the default), or remove the line");
+              std::string("set ") + param + " = " + dflt + " (the default), or remove the line", param);
       }
     }
     if (!t.ca_file.empty() || !t.ca_path.empty()) {
@@ -263,20 +271,32 @@ class Checker {
       p.level = TlsLevel::kSecure;
       p.ca_file = t.ca_file;
       p.ca_path = t.ca_path;
-      TlsClient tls(p);
-      auto c = tls.Context();
-      if (!c.ok()) {
-        Error(c.failure().bare_detail(), c.failure().fix());
-      }
+      CheckClientContext(p);
     }
   }
 
-  void Reported(const Failure& f) {
-    const std::string& what = f.bare_detail().empty() ? f.text() : f.bare_detail();
-    for (const auto& p : problems_) {
-      if (p.what == what) return;
+  // An error for a failure, unless a problem already names the same setting
+  // for the same cause: a bad setting met by several checks (the general
+  // one and each next hop's) is one line. Decided on what the failure says
+  // it is about, never on its wording.
+  void ReportOnce(const Failure& f) {
+    if (!f.setting().empty()) {
+      for (const auto& p : problems_) {
+        if (p.severity == "error" && p.setting == f.setting() && p.cause == f.cause()) return;
+      }
     }
-    Error(what, f.fix());
+    problems_.push_back({"error", What(f), f.fix(), f.setting(), f.cause()});
+  }
+
+  // Builds the client TLS context a delivery would build, once per distinct
+  // set of the TlsPolicy fields TlsClient::Context() reads: next hops that
+  // share main.cf's TLS settings share one check and one error.
+  void CheckClientContext(const TlsPolicy& p) {
+    auto inputs = std::make_tuple(p.level >= TlsLevel::kVerify, p.level <= TlsLevel::kEncrypt, p.ca_file, p.ca_path,
+                                  p.protocols, p.ciphers, p.exclude, p.cert_file, p.key_file);
+    if (!contexts_checked_.insert(std::move(inputs)).second) return;
+    TlsClient tls(p);
+    if (auto c = tls.Context(); !c.ok()) ReportOnce(c.failure());
   }
 
   void CheckNextHop(const std::string& value) {
@@ -319,12 +339,8 @@ class Checker {
       }
       auto decision = TlsPolicyFor(s_, hop, server, h.credentials);
       if (!decision.ok()) {
-        // Already named above when it is a main.cf parameter on its own.
-        bool named = false;
-        for (const auto& p : problems_) {
-          named = named || (p.severity == "error" && decision.failure().detail().find(p.what.substr(0, p.what.find(' '))) == 0);
-        }
-        if (!named) Reported(decision.failure());
+        // Not again when CheckTlsParameters or an earlier next hop named it.
+        ReportOnce(decision.failure());
         h.level = "(none: client TLS configuration problem)";
         h.level_why = "see the errors below";
         hops_.push_back(std::move(h));
@@ -350,11 +366,7 @@ class Checker {
         Warn("smtp_tls_wrappermode = yes with port 587: port 587 normally speaks STARTTLS",
              "remove smtp_tls_wrappermode, or use port 465 for implicit TLS");
       }
-      if (level >= TlsLevel::kVerify) {
-        TlsClient tls(tls_policy);
-        auto c = tls.Context();
-        if (!c.ok()) Reported(c.failure());
-      }
+      if (level >= TlsLevel::kVerify) CheckClientContext(tls_policy);
       if (level == TlsLevel::kFingerprint && s_.tls.fingerprint_cert_match.empty()) {
         Error("smtp_tls_security_level = fingerprint but smtp_tls_fingerprint_cert_match is empty",
               "add the server certificate's fingerprint");
@@ -368,6 +380,9 @@ class Checker {
   std::optional<TableList> tables_;
   std::vector<Problem> problems_;
   std::vector<HopReport> hops_;
+  std::set<std::tuple<bool, bool, std::string, std::string, std::string, std::string, std::string, std::string,
+                      std::string>>
+      contexts_checked_;
 };
 
 }  // namespace

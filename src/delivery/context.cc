@@ -31,11 +31,15 @@ Result<std::optional<std::string>> FindTlsPolicyEntry(const Settings& s, const N
   if (Trim(s.tls_policy_maps).empty()) return std::optional<std::string>();
   auto tables = TableList::Open("smtp_tls_policy_maps", s.tls_policy_maps, nullptr);
   if (!tables.ok()) {
-    return Failure("4.7.5", "client TLS configuration problem", tables.failure().detail());
+    return Failure("4.7.5", "client TLS configuration problem", tables.failure().detail())
+        .WithSetting("smtp_tls_policy_maps");
   }
   for (const std::string& key : TlsPolicyKeys(hop.verbatim, hop.host, hop.bracketed, !hop.service.empty())) {
     auto hit = tables.value().Find(key);
-    if (!hit.ok()) return Failure("4.7.5", "client TLS configuration problem", hit.failure().detail());
+    if (!hit.ok()) {
+      return Failure("4.7.5", "client TLS configuration problem", hit.failure().detail())
+          .WithSetting("smtp_tls_policy_maps");
+    }
     if (hit.value()) return std::optional<std::string>(hit.value()->value.Reveal());
   }
   return std::optional<std::string>();

@@ -43,7 +43,9 @@ constexpr std::array<Known, 10> kProviderReplies = {{
 }};
 
 // True if the reply's first line, after "CODE-DSN " or "CODE DSN ", starts
-// with words.
+// with words. This reads the server's own words as it sent them (kept in
+// ServerReply), never a message of ours: a provider that rewords its reply
+// only loses the hint.
 bool ReplyStartsWith(const ServerReply& r, std::string_view words) {
   std::string_view t = r.text;
   std::size_t skip = std::to_string(r.code).size() + 1 + r.dsn.size() + 1;

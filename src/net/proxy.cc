@@ -148,7 +148,7 @@ std::string Socks5ReplyWords(int rep) {
   }
 }
 
-std::optional<Failure> Socks5Handshake(int fd, const ProxyConfig& p, const Endpoint& target, Deadline d) {
+Status Socks5Handshake(int fd, const ProxyConfig& p, const Endpoint& target, Deadline d) {
   std::string hello = p.has_credentials ? std::string("\x05\x02\x00\x02", 4) : std::string("\x05\x01\x00", 3);
   if (IoResult r = WriteAll(fd, hello, d); r != IoResult::kOk) return ProxyFailure(p, target, "proxy " + IoWords(r));
   std::string ans;
@@ -210,10 +210,10 @@ std::optional<Failure> Socks5Handshake(int fd, const ProxyConfig& p, const Endpo
     default: return ProxyFailure(p, target, "malformed SOCKS5 answer (address type)");
   }
   if (ReadExact(fd, rest, ans, d) != IoResult::kOk) return ProxyFailure(p, target, "proxy closed the connection");
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Failure> HttpConnect(int fd, const ProxyConfig& p, const Endpoint& target, Deadline d) {
+Status HttpConnect(int fd, const ProxyConfig& p, const Endpoint& target, Deadline d) {
   std::string authority = (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" +
                           std::to_string(target.port);
   const std::string req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
@@ -252,7 +252,7 @@ std::optional<Failure> HttpConnect(int fd, const ProxyConfig& p, const Endpoint&
       (code = std::atoi(status_line.c_str() + 9)) < 100) {
     return ProxyFailure(p, target, "not an HTTP proxy (answer: " + Printable(status_line, 100) + ")");
   }
-  if (code / 100 == 2) return std::nullopt;
+  if (code / 100 == 2) return {};
   std::string said = "the proxy answered \"" + Printable(status_line, 120) + "\"";
   if (code == 407) {
     return Failure("4.7.0", "connect to " + authority + " via proxy " + p.Describe() + ": " + said +
@@ -412,9 +412,9 @@ Result<UniqueFd> ConnectViaProxy(const ProxyConfig& proxy, const Endpoint& targe
       continue;
     }
     UniqueFd sock = std::move(fd).value();
-    auto f = proxy.kind == ProxyConfig::Kind::kSocks5 ? Socks5Handshake(sock.get(), proxy, target, deadline)
-                                                      : HttpConnect(sock.get(), proxy, target, deadline);
-    if (f) return *f;
+    Status tunnel = proxy.kind == ProxyConfig::Kind::kSocks5 ? Socks5Handshake(sock.get(), proxy, target, deadline)
+                                                             : HttpConnect(sock.get(), proxy, target, deadline);
+    if (!tunnel.ok()) return tunnel.failure();
     return sock;
   }
   return *last;

@@ -124,6 +124,9 @@ std::string OAuthRemedy(const TokenStore& store, const std::string& error, const
   return OAuthRemedy(error, description);
 }
 
+// error and description are the token endpoint's own answer (OAuth's
+// "error" and "error_description"): the AADSTS numbers are Microsoft's
+// error codes inside its description, not words of ours.
 std::string OAuthRemedy(const std::string& error, const std::string& description) {
   if (description.find("AADSTS700082") != std::string::npos || description.find("AADSTS700084") != std::string::npos) {
     return "the refresh token expired after inactivity; enrol the account again";

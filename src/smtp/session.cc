@@ -71,7 +71,7 @@ Failure Session::Said(const Reply& reply, const char* in_reply_to) const {
                       reply);
 }
 
-std::optional<Failure> Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
+Status Session::Send(const std::string& line, const char* stage, Deadline d, bool secret) {
   if (policy_.trace) {
     if (secret) log::Info("> " + server_ + ": <client SASL response redacted, " + std::to_string(line.size()) + " bytes>");
     else log::Info("> " + server_ + ": " + Printable(line, 300));
@@ -85,10 +85,10 @@ std::optional<Failure> Session::Send(const std::string& line, const char* stage,
     s = transport_.Write(line + "\r\n", d);
   }
   if (s != IoStatus::kOk) return IoFailure(s, stage);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line) {
+Status Session::Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line) {
   ReplyParser parser;
   std::string line;
   for (;;) {
@@ -108,11 +108,11 @@ std::optional<Failure> Session::Receive(Reply& reply, const char* stage, Deadlin
     if (policy_.trace) {
       for (const auto& l : reply.lines) log::Info("< " + server_ + ": " + l);
     }
-    return std::nullopt;
+    return {};
   }
 }
 
-std::optional<Failure> Session::TlsHandshake(Deadline overall) {
+Status Session::TlsHandshake(Deadline overall) {
   TlsFailure f = transport_.StartTls(Stage(policy_.starttls_timeout, overall));
   if (f != TlsFailure::kNone) connection_broken_ = true;
   if (f == TlsFailure::kTimeout) {
@@ -137,26 +137,26 @@ std::optional<Failure> Session::TlsHandshake(Deadline overall) {
               info->protocol + " with cipher " + info->cipher + " (" + std::to_string(info->bits) + "/" +
               std::to_string(info->bits) + " bits)");
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Failure> Session::Ehlo(Deadline overall, AttemptResult& result) {
+Status Session::Ehlo(Deadline overall, AttemptResult& result) {
   Deadline d = Stage(policy_.helo_timeout, overall);
-  if (auto f = Send("EHLO " + policy_.helo_name, kEhlo, d)) return f;
+  if (Status st = Send("EHLO " + policy_.helo_name, kEhlo, d); !st.ok()) return st;
   Reply r;
-  if (auto f = Receive(r, kEhlo, d)) return f;
+  if (Status st = Receive(r, kEhlo, d); !st.ok()) return st;
   if (r.cls() == 2) {
     caps_ = ParseEhlo(r);
     result.capabilities = caps_;
-    return std::nullopt;
+    return {};
   }
   if (r.code == 421) {
     return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text())
         .WithReply(Replied(r));
   }
   // RFC 5321 §3.2: fall back to HELO.
-  if (auto f = Send("HELO " + policy_.helo_name, kHelo, d)) return f;
-  if (auto f = Receive(r, kHelo, d)) return f;
+  if (Status st = Send("HELO " + policy_.helo_name, kHelo, d); !st.ok()) return st;
+  if (Status st = Receive(r, kHelo, d); !st.ok()) return st;
   if (r.cls() != 2) {
     return Failure(WithClass(r.dsn, '4'), "host " + server_ + " refused to talk to me: " + r.Text())
         .WithReply(Replied(r));
@@ -164,10 +164,10 @@ std::optional<Failure> Session::Ehlo(Deadline overall, AttemptResult& result) {
   caps_ = Capabilities();
   helo_only_ = true;
   result.capabilities = caps_;
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& result) {
+Status Session::Authenticate(Deadline overall, AttemptResult& result) {
   const TlsInfo* tls = transport_.tls();
   result.offered_mechanisms = caps_.auth_mechanisms;
   if (!tls && !policy_.allow_plaintext_auth) {
@@ -222,11 +222,11 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
     }
     result.chosen_mechanism = start.value().mechanism;
     Reply refusal;
-    if (auto f = AuthExchange(*client.value(), start.value(), overall, refusal)) return f;
+    if (Status st = AuthExchange(*client.value(), start.value(), overall, refusal); !st.ok()) return st;
     if (refusal.code == 0) {
       log::Info("authenticated to " + server_ + ":" + std::to_string(port_) + " as " + Printable(*policy_.sasl_username, 200) +
                 " with mechanism " + start.value().mechanism);
-      return std::nullopt;
+      return {};
     }
     bool credentials_refused = refusal.code == 535 || refusal.dsn == "5.7.8" || refusal.dsn == "4.7.8";
     if (!renew && credentials_refused && client.value()->MayRenewCredentials()) {
@@ -239,11 +239,10 @@ std::optional<Failure> Session::Authenticate(Deadline overall, AttemptResult& re
                              refusal);
     return policy_.auth_soft_bounce ? f.Softened() : f;
   }
-  return std::nullopt;  // not reached: the second pass always returns
+  return {};  // not reached: the second pass always returns
 }
 
-std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall,
-                                             Reply& refusal) {
+Status Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal) {
   Deadline d = Stage(policy_.helo_timeout, overall);
   Secret command("AUTH " + start.mechanism);
   bool sent_inline = false;
@@ -271,11 +270,11 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
   for (int steps = 0; steps < 100; ++steps) {
     Reply r;
     std::string raw_line;
-    if (auto f = Receive(r, kAuth, d, &raw_line)) return f;
-    if (r.cls() == 2) return std::nullopt;
+    if (Status st = Receive(r, kAuth, d, &raw_line); !st.ok()) return st;
+    if (r.cls() == 2) return {};
     if (r.code != 334) {
       refusal = std::move(r);
-      return std::nullopt;
+      return {};
     }
     Secret response;
     if (pending_initial) {
@@ -286,12 +285,12 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
       std::string_view challenge_b64 = raw_line.size() > 4 ? std::string_view(raw_line).substr(4) : "";
       auto challenge = Base64Decode(challenge_b64);
       if (!challenge) {
-        Send("*", kAuth, d);
+        (void)Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; server " + server_ + " sent a malformed challenge");
       }
       auto step = client.Step(*challenge);
       if (!step.ok()) {
-        Send("*", kAuth, d);
+        (void)Send("*", kAuth, d);
         return Failure("4.7.0", "SASL authentication failed; cannot authenticate to server " + server_ + ": " +
                                     sent_secrets_.Scrub(step.failure().text()),
                        sent_secrets_.Scrub(step.failure().detail()));
@@ -301,12 +300,12 @@ std::optional<Failure> Session::AuthExchange(SaslClient& client, const SaslStep&
     Secret encoded(Base64Encode(response.Reveal()));
     sent_secrets_.AddSaslResponse(response.Reveal(), username);
     sent_secrets_.Add(encoded.Reveal());
-    if (auto f = Send(encoded.Reveal(), kAuth, d, /*secret=*/true)) return f;
+    if (Status st = Send(encoded.Reveal(), kAuth, d, /*secret=*/true); !st.ok()) return st;
   }
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");
 }
 
-std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overall, std::string_view after_dot) {
+Status Session::SendBody(MessageSource& message, Deadline overall, std::string_view after_dot) {
   // A server without 8BITMIME gets 8-bit MIME parts as quoted-printable
   // (docs/DESIGN.md, "8-bit mail to a 7-bit server").
   BodyEncoder encoder(policy_.line_length_limit, DowngradesMime() ? &policy_.mime : nullptr);
@@ -335,7 +334,7 @@ std::optional<Failure> Session::SendBody(MessageSource& message, Deadline overal
   out += after_dot;
   IoStatus s = transport_.Write(out, Stage(policy_.data_xfer_timeout, overall));
   if (s != IoStatus::kOk) return IoFailure(s, kDot);
-  return std::nullopt;
+  return {};
 }
 
 bool Session::DowngradesMime() const { return policy_.mime.output_conversion && !caps_.eightbitmime; }
@@ -354,7 +353,7 @@ void Session::QuitIfTalking(Deadline overall) {
 
 void Session::Quit(Deadline overall) {
   Deadline d = Stage(std::min<long>(policy_.quit_timeout, 5), overall);
-  if (Send("QUIT", kQuit, d)) return;
+  if (!Send("QUIT", kQuit, d).ok()) return;
   Reply r;
   (void)Receive(r, kQuit, d);
 }
@@ -393,7 +392,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
   }
 
   if (policy_.wrappermode) {
-    if (auto f = TlsHandshake(overall)) return fail_early(*f);
+    if (Status st = TlsHandshake(overall); !st.ok()) return fail_early(st.failure());
   }
   Reply r;
   if (policy_.resume) {
@@ -405,24 +404,24 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
     // smtp_rset_timeout, as smtp(8) on a reused connection: a silent holder
     // costs that, and a direct connection still has the rest of the deadline.
     Deadline d = Stage(policy_.rset_timeout, overall);
-    if (auto f = Send("RSET", "sending RSET", d)) return fail_early(*f);
-    if (auto f = Receive(r, "sending RSET", d)) return fail_early(*f);
+    if (Status st = Send("RSET", "sending RSET", d); !st.ok()) return fail_early(st.failure());
+    if (Status st = Receive(r, "sending RSET", d); !st.ok()) return fail_early(st.failure());
     if (r.cls() != 2) return fail_early(Said(r, "RSET command"));
     goto transaction;
   }
-  if (auto f = Receive(r, kGreeting, Stage(policy_.helo_timeout, overall))) return fail_early(*f);
+  if (Status st = Receive(r, kGreeting, Stage(policy_.helo_timeout, overall)); !st.ok()) return fail_early(st.failure());
   if (r.cls() != 2) {
     std::string dsn = r.dsn;
     if (r.cls() == 5 && policy_.skip_5xx_greeting) dsn = WithClass(dsn, '4');
     return fail_early(WithThrottle(Failure(dsn, "host " + server_ + " refused to talk to me: " + r.Text()).WithReply(Replied(r)), r));
   }
-  if (auto f = Ehlo(overall, result)) return fail_early(*f);
+  if (Status st = Ehlo(overall, result); !st.ok()) return fail_early(st.failure());
 
   if (!transport_.tls() && policy_.tls_level != TlsLevel::kNone) {
     if (caps_.starttls) {
       Deadline d = Stage(policy_.starttls_timeout, overall);
-      if (auto f = Send("STARTTLS", kStartTls, d)) return fail_early(*f);
-      if (auto f = Receive(r, kStartTls, d)) return fail_early(*f);
+      if (Status st = Send("STARTTLS", kStartTls, d); !st.ok()) return fail_early(st.failure());
+      if (Status st = Receive(r, kStartTls, d); !st.ok()) return fail_early(st.failure());
       if (r.cls() == 2) {
         // CVE-2011-0411: anything the server sent after its 220 came in
         // plaintext and must not be read as if it came over TLS.
@@ -432,8 +431,8 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
           connection_broken_ = true;
           return fail_early(Failure("4.7.5", "Cannot start TLS: unexpected plaintext after the STARTTLS response"));
         }
-        if (auto f = TlsHandshake(overall)) return fail_early(*f);
-        if (auto f = Ehlo(overall, result)) return fail_early(*f);  // forget pre-TLS capabilities
+        if (Status st = TlsHandshake(overall); !st.ok()) return fail_early(st.failure());
+        if (Status st = Ehlo(overall, result); !st.ok()) return fail_early(st.failure());  // forget pre-TLS capabilities
       } else if (r.code == 421) {
         // The server is closing the connection: as smtp(8), end this session
         // and try the next server instead of going on in plaintext.
@@ -451,7 +450,7 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
 
   if (policy_.sasl_username) {
     if (caps_.auth) {
-      if (auto f = Authenticate(overall, result)) return fail_early(*f);
+      if (Status st = Authenticate(overall, result); !st.ok()) return fail_early(st.failure());
     } else {
       log::Info("server " + server_ + " offers no AUTH; sending without authentication");
     }
@@ -501,32 +500,33 @@ transaction:
     if (s != IoStatus::kOk) return fail(IoFailure(s, kMail));
   }
   // Sends one command unless it already went out in the group; reads its reply.
-  auto command = [&](const std::string& line, const char* stage, long timeout, Reply& reply) -> std::optional<Failure> {
+  auto command = [&](const std::string& line, const char* stage, long timeout, Reply& reply) -> Status {
     Deadline d = Stage(timeout, overall);
     if (!pipelined) {
-      if (auto f = Send(line, stage, d)) return f;
+      if (Status st = Send(line, stage, d); !st.ok()) return st;
     }
     return Receive(reply, stage, d);
   };
 
-  if (auto f = command(mail, kMail, policy_.mail_timeout, r)) return fail(*f);
-  std::optional<Failure> mail_refused;
+  if (Status st = command(mail, kMail, policy_.mail_timeout, r); !st.ok()) return fail(st.failure());
+  Status mail_accepted;
   if (r.cls() != 2) {
-    mail_refused = Said(r, "MAIL FROM command");
+    mail_accepted = Said(r, "MAIL FROM command");
     if (!pipelined) {
       Quit(overall);
-      return fail(*mail_refused);
+      return fail(mail_accepted.failure());
     }
   }
 
   std::vector<Failure> refused;
   for (std::size_t i = 0; i < rcpt_paths.size(); ++i) {
     const std::string& rcpt = rcpt_paths[i];
-    if (mail_refused && !pipelined) break;
-    if (auto f = command("RCPT TO:<" + rcpt + ">" + OrcptAt(caps_.dsn, env, i), kRcpt, policy_.rcpt_timeout, r)) {
-      return fail(mail_refused ? *mail_refused : *f);
+    if (!mail_accepted.ok() && !pipelined) break;
+    if (Status st = command("RCPT TO:<" + rcpt + ">" + OrcptAt(caps_.dsn, env, i), kRcpt, policy_.rcpt_timeout, r);
+        !st.ok()) {
+      return fail(mail_accepted.ok() ? st.failure() : mail_accepted.failure());
     }
-    if (r.cls() != 2 && !mail_refused) {
+    if (r.cls() != 2 && mail_accepted.ok()) {
       refused.push_back(Said(r, "RCPT TO command"));
       log::Info("to=<" + Printable(rcpt, 300) + ">: " + refused.back().text());
     }
@@ -537,14 +537,14 @@ transaction:
   auto abandon = [&](Failure f) {
     if (pipelined && send_data) {
       Reply data_reply;
-      if (Receive(data_reply, kData, Stage(policy_.data_init_timeout, overall)) || data_reply.code == 354) {
+      if (!Receive(data_reply, kData, Stage(policy_.data_init_timeout, overall)).ok() || data_reply.code == 354) {
         return fail(std::move(f));
       }
     }
     Quit(overall);
     return fail(std::move(f));
   };
-  if (mail_refused) return abandon(*mail_refused);
+  if (!mail_accepted.ok()) return abandon(mail_accepted.failure());
   if (!refused.empty()) {
     bool all_permanent = refused.size() == env.recipients.size() &&
                          std::all_of(refused.begin(), refused.end(), [](const Failure& f) { return f.permanent(); });
@@ -560,14 +560,14 @@ transaction:
 
   if (policy_.dry_run) {
     Deadline d = Stage(policy_.quit_timeout, overall);
-    if (!Send("RSET", "sending RSET", d)) (void)Receive(r, "sending RSET", d);
+    if (Send("RSET", "sending RSET", d).ok()) (void)Receive(r, "sending RSET", d);
     Quit(overall);
     result.delivered = true;
     result.final_reply = "dry run: server accepted MAIL FROM and every RCPT TO; nothing sent";
     return result;
   }
 
-  if (auto f = command("DATA", kData, policy_.data_init_timeout, r)) return fail(*f);
+  if (Status st = command("DATA", kData, policy_.data_init_timeout, r); !st.ok()) return fail(st.failure());
   if (r.code != 354) {
     Quit(overall);
     if (r.cls() == 2) {
@@ -580,10 +580,10 @@ transaction:
   // As smtp(8) with PIPELINING: QUIT goes out with the final dot and its
   // 221 is not waited for, unless the session is to be kept open.
   const bool quit_with_dot = caps_.pipelining && !policy_.keep_open;
-  if (auto f = SendBody(message, overall, quit_with_dot ? "QUIT\r\n" : "")) return fail(*f);
-  if (auto f = Receive(r, kDot, Stage(policy_.data_done_timeout, overall))) {
-    log::Warning("the message may be delivered more than once: " + f->text());
-    return fail(*f);
+  if (Status st = SendBody(message, overall, quit_with_dot ? "QUIT\r\n" : ""); !st.ok()) return fail(st.failure());
+  if (Status st = Receive(r, kDot, Stage(policy_.data_done_timeout, overall)); !st.ok()) {
+    log::Warning("the message may be delivered more than once: " + st.failure().text());
+    return fail(st.failure());
   }
   if (r.cls() != 2) {
     if (!quit_with_dot) Quit(overall);

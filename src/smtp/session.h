@@ -110,21 +110,21 @@ class Session {
   AttemptResult Run(const Envelope& envelope, MessageSource& message, Deadline overall);
 
  private:
-  std::optional<Failure> Send(const std::string& line, const char* stage, Deadline d, bool secret = false);
+  Status Send(const std::string& line, const char* stage, Deadline d, bool secret = false);
   // raw_last_line: the final line as the server sent it, before scrubbing,
   // for the one reader that must see it (the SASL client decoding a
   // challenge); everything else sees only the scrubbed reply.
-  std::optional<Failure> Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line = nullptr);
+  Status Receive(Reply& reply, const char* stage, Deadline d, std::string* raw_last_line = nullptr);
   Failure IoFailure(IoStatus s, const char* stage);
   Failure Said(const Reply& reply, const char* in_reply_to) const;
-  std::optional<Failure> Ehlo(Deadline overall, AttemptResult& result);
-  std::optional<Failure> TlsHandshake(Deadline overall);
-  std::optional<Failure> Authenticate(Deadline overall, AttemptResult& result);
-  // AUTH with one client: nullopt and refusal.code == 0 when accepted;
-  // nullopt and the server's final non-2xx reply in refusal when it said
-  // no; a Failure when the exchange itself broke.
-  std::optional<Failure> AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal);
-  std::optional<Failure> SendBody(MessageSource& message, Deadline overall, std::string_view after_dot);
+  Status Ehlo(Deadline overall, AttemptResult& result);
+  Status TlsHandshake(Deadline overall);
+  Status Authenticate(Deadline overall, AttemptResult& result);
+  // AUTH with one client: ok and refusal.code == 0 when accepted; ok and
+  // the server's final non-2xx reply in refusal when it said no; a Failure
+  // when the exchange itself broke.
+  Status AuthExchange(SaslClient& client, const SaslStep& start, Deadline overall, Reply& refusal);
+  Status SendBody(MessageSource& message, Deadline overall, std::string_view after_dot);
   void Quit(Deadline overall);
   // QUIT, as smtp(8) says it, after the server refused something (greeting,
   // EHLO, STARTTLS, AUTH, MAIL...); not when the connection itself failed

@@ -143,7 +143,8 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
     if (Split(*value, kListSeparators).empty()) {
       return ConfigProblem(std::string(param) + " is empty: no certificate name could ever be accepted (set " +
                            param + " = " + (value == &s.secure_cert_match ? "nexthop, dot-nexthop" : "hostname") +
-                           ", its default, or remove the line)");
+                           ", its default, or remove the line)")
+          .WithSetting(param);
     }
   }
   // The policy is looked up per next hop but applies per server host: a
@@ -186,7 +187,8 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
   if (s.wrappermode && level < TlsLevel::kEncrypt) {
     // smtp(8) will not connect in wrapper mode below encrypt.
     return ConfigProblem("smtp_tls_wrappermode = yes requires smtp_tls_security_level = encrypt or stronger (level " +
-                         std::string(TlsLevelName(level)) + " from " + out.level_why + ")");
+                         std::string(TlsLevelName(level)) + " from " + out.level_why + ")")
+        .WithSetting("smtp_tls_wrappermode");
   }
   if (out.implicit_tls && level < TlsLevel::kEncrypt) {
     level = TlsLevel::kEncrypt;

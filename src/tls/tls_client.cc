@@ -209,15 +209,20 @@ Result<SSL_CTX*> TlsClient::Context() {
           stat(fix.c_str(), &s) == 0 ? "set smtp_tls_CAfile = " + fix + ", or " : std::string();
       return Failure("4.7.5", "client TLS configuration problem", std::string(param) + " = " + path + " does not exist")
           .WithCause(Cause::kTlsTrustUnreadable)
+          .WithSetting(param)
           .WithFix(suggestion + "leave smtp_tls_CAfile and smtp_tls_CApath empty for the system trust store");
     };
     struct stat st{};
     if (!file.empty() && stat(file.c_str(), &st) != 0 && errno == ENOENT) return names_nothing("smtp_tls_CAfile", file);
     if (!dir.empty() && stat(dir.c_str(), &st) != 0 && errno == ENOENT) return names_nothing("smtp_tls_CApath", dir);
+    const char* file_param = "smtp_tls_CAfile";  // the setting a bad bundle file came from
     if (!dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       // The seed recipe points smtp_tls_CApath at a bundle file.
       log::Info("smtp_tls_CApath " + dir + " is a file, not a directory: using it as a CA bundle file");
-      if (file.empty()) file = dir;
+      if (file.empty()) {
+        file = dir;
+        file_param = "smtp_tls_CApath";
+      }
       dir.clear();
     }
     // CAs are looked up on demand (tls/ca_bundle.h): a bundle is decoded
@@ -233,8 +238,10 @@ Result<SSL_CTX*> TlsClient::Context() {
       }
     } else {
       bool ok = true;
+      const char* at_fault = file_param;
       if (!file.empty()) ok = AddLazyCaBundle(store, file, &why);
       if (ok && !dir.empty()) {
+        at_fault = "smtp_tls_CApath";
         X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
         ok = lookup && X509_LOOKUP_add_dir(lookup, dir.c_str(), X509_FILETYPE_PEM) == 1;
         if (!ok) why = OpenSslErrors();
@@ -243,7 +250,8 @@ Result<SSL_CTX*> TlsClient::Context() {
         return Failure("4.7.5", "Cannot start TLS: cannot load CA certificates",
                        "cannot load CA certificates from " + (why.empty() ? (file.empty() ? dir : file) : why) +
                            " (check smtp_tls_CAfile / smtp_tls_CApath and that this user can read them)")
-            .WithCause(Cause::kTlsTrustUnreadable);
+            .WithCause(Cause::kTlsTrustUnreadable)
+            .WithSetting(at_fault);
       }
     }
   }

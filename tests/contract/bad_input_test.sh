@@ -8,11 +8,11 @@
 set -uo pipefail
 BIN=$(readlink -f "$1")
 [ "$(id -u)" = 0 ] || { echo "must run as root"; exit 1; }
-D=$(mktemp -d /tmp/authrelay-contract.XXXXXX)
+. "$(dirname "$0")/../lib/harness.sh"
+D=$(t_scratch contract)
 chmod 755 "$D"
 RUNAS=nobody
 install -m 755 "$BIN" "$D/authrelay"
-passed=0 failed=0
 SINK_PID=
 cleanup() {
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
@@ -25,8 +25,6 @@ cleanup() {
   rm -rf "$D"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
 
 PORT=$((20000 + RANDOM % 20000))
 smtp-sink -u nobody 127.0.0.1:$PORT 50 &
@@ -183,5 +181,4 @@ if [ "$rc" = 75 ] && grep -q "^4.4.2 conversation with 127.0.0.1\[127.0.0.1\] ti
    && [ "$(echo "$took < 5" | bc)" = 1 ]; then ok "stalled server: deferred 4.4.2 on our own deadline after ${took}s"
 else bad "stalled server: rc=$rc took=${took}s $(cat "$D/out")"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish

@@ -7,11 +7,9 @@
 set -uo pipefail
 BIN=$(readlink -f "$1")
 SRC=$(readlink -f "$2")
-D=$(mktemp -d /tmp/authrelay-profiles.XXXXXX)
+. "$SRC/tests/lib/harness.sh"
+D=$(t_scratch profiles)
 trap 'rm -rf "$D"' EXIT
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
 expect() {  # file, fixed string, description
   if grep -qF -- "$2" "$1"; then ok "$3"; else bad "$3: no \"$2\" in:"; cat "$1"; fi
 }
@@ -54,5 +52,4 @@ out=$("$BIN" -c "$D/cf" --provider-profile=yahoo); rc=$?
 [ $rc = 75 ] && [ "$out" = '4.3.5 unknown provider profile "yahoo" (known: gmail, google-relay, m365, ses, sendgrid)' ] \
   && ok "unknown profile: $out" || bad "unknown profile: rc=$rc $out"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" = 0 ]
+t_finish

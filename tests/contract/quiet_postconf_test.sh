@@ -12,11 +12,9 @@
 set -uo pipefail
 BIN=$(readlink -f "$1")
 SRC=$(readlink -f "$2")
-D=$(mktemp -d /tmp/authrelay-quiet.XXXXXX)
+. "$SRC/tests/lib/harness.sh"
+D=$(t_scratch quiet)
 trap 'rm -rf "$D"' EXIT
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
 
 # Every authrelay_* name the documentation and shipped examples mention.
 mapfile -t names < <(grep -oh 'authrelay_[a-z][a-z0-9_]*' "$SRC/README.md" "$SRC/docs/authrelay.8" \
@@ -177,5 +175,4 @@ if [ "$(id -u)" = 0 ]; then
   [ "$n" = 2 ] && ok "main.cf changed: the hint is logged again" || bad "hint logged $n times after main.cf changed"
 fi
 
-echo "passed=$passed failed=$failed"
-[ "$failed" = 0 ]
+t_finish

@@ -12,31 +12,21 @@
 #   hostile_secret_files_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
 BIN=$1 CERTS=$2
-D=$(mktemp -d /tmp/authrelay-hostile-files.XXXXXX)
+. "$(dirname "$0")/../lib/harness.sh"
+D=$(t_scratch hostile-files)
 PORT=$((27000 + RANDOM % 1000))
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
-cleanup() { kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; rm -rf "$D"; }
+cleanup() { t_stop "${SRV:-}"; rm -rf "$D"; }
 trap cleanup EXIT
 
 RUNAS=nobody
 PW="hostile-pw-$RANDOM$RANDOM$RANDOM"
 echo "{\"u\": \"$PW\"}" > "$D/users.json"
-python3 "$(dirname "$0")/auth_server.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/users.json" \
-  "$D/server.log" > "$D/server.out" 2>&1 &
-SRV=$!
-for _ in $(seq 50); do grep -q ready "$D/server.out" 2>/dev/null && break; sleep 0.1; done
+t_serve "$D/server.out" python3 "$(dirname "$0")/auth_server.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" \
+  "$D/users.json" "$D/server.log"
+SRV=$T_SERVER_PID
 
 mkdir -p "$D/cf" "$D/s"
-cat > "$D/cf/main.cf" <<CF
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = texthash:$D/cf/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_tls_security_level = encrypt
-smtp_tls_CAfile = $CERTS/ca.pem
-authrelay_log_file = $D/authrelay.log
-CF
+t_sasl_main_cf "$D/cf" "$CERTS/ca.pem" "$D/authrelay.log"
 chown -R "$RUNAS:nogroup" "$D"
 chown root:root "$D/s"; chmod 755 "$D/s"   # the secret files' directory: not the pipe user's to change
 deliver() {  # MAP_VALUE
@@ -111,5 +101,4 @@ if grep -rqF -e "$PW" -e "someone-elses-secret" -e "wJalrXUtnFEMI" "$D/all.out" 
 else
   ok "no secret in any output or the log"
 fi
-echo "passed $passed, failed $failed"
-[ "$failed" = 0 ]
+t_finish

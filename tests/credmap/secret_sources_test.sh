@@ -13,13 +13,11 @@
 #   secret_sources_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
 BIN=$1 CERTS=$2
-D=$(mktemp -d /tmp/authrelay-secrets.XXXXXX)
+. "$(dirname "$0")/../lib/harness.sh"
+D=$(t_scratch secrets)
 PORT=$((24000 + RANDOM % 1000))
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
 cleanup() {
-  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  t_stop "${SRV:-}"
   if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
     mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/secret-sources-$$"
     cp "$D"/*.log "$D"/*.out "$AUTHRELAY_TEST_ARTIFACTS/secret-sources-$$/" 2>/dev/null
@@ -66,10 +64,9 @@ if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/secrets"; cp "$D/secrets.list" "$AUTHRELAY_TEST_ARTIFACTS/secrets/secret-sources-$$"
 fi
 
-python3 "$(dirname "$0")/auth_server.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/users.json" \
-  "$D/server.log" > "$D/server.out" 2>&1 &
-SRV=$!
-for _ in $(seq 50); do grep -q ready "$D/server.out" 2>/dev/null && break; sleep 0.1; done
+t_serve "$D/server.out" python3 "$(dirname "$0")/auth_server.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" \
+  "$D/users.json" "$D/server.log"
+SRV=$T_SERVER_PID
 
 mkdir -p "$D/cf"
 printf '%s\n' "$FILE_PW" > "$D/password"; chmod 600 "$D/password"
@@ -78,14 +75,7 @@ map() {  # NAME VALUE: a one-line map for the test server's next hop
   printf '[127.0.0.1]:%s %s\n' "$PORT" "$2" > "$D/cf/$1"; chmod 600 "$D/cf/$1"
 }
 map sasl_passwd "filer@example.com:file:$D/password"
-cat > "$D/cf/main.cf" <<CF
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = texthash:$D/cf/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_tls_security_level = encrypt
-smtp_tls_CAfile = $CERTS/ca.pem
-authrelay_log_file = $D/authrelay.log
-CF
+t_sasl_main_cf "$D/cf" "$CERTS/ca.pem" "$D/authrelay.log"
 # Deliveries run as pipe(8) runs them: as an unprivileged user, who owns
 # the secret files.
 RUNAS=nobody
@@ -183,5 +173,4 @@ while read -r secret; do
 done < "$D/secrets.list"
 [ "$leaks" = 0 ] && ok "no password, SES key or derived password in any output or log"
 
-echo "passed $passed, failed $failed"
-[ "$failed" = 0 ]
+t_finish

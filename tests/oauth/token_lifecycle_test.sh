@@ -21,17 +21,15 @@
 #   token_lifecycle_test.sh AUTHRELAY CERT_DIR
 set -uo pipefail
 BIN=$1 CERTS=$2
-D=$(mktemp -d /tmp/authrelay-oauth.XXXXXX)
+. "$(dirname "$0")/../lib/harness.sh"
+D=$(t_scratch oauth)
 PORT=$((20000 + RANDOM % 20000))
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "NOT OK: $*"; failed=$((failed + 1)); }
-cleanup() { kill "$EP" 2>/dev/null; wait "$EP" 2>/dev/null; rm -rf "$D"; }
+cleanup() { t_stop "${EP:-}"; rm -rf "$D"; }
 trap cleanup EXIT
 
-TOKEN_ENDPOINT_TRUST="$D/trust.json" python3 "$(dirname "$0")/token_endpoint.py" "$PORT" "$CERTS/server.pem" "$CERTS/server.key" "$D/requests" > "$D/endpoint.out" 2>&1 &
-EP=$!
-for _ in $(seq 50); do grep -q ready "$D/endpoint.out" 2>/dev/null && break; sleep 0.1; done
+t_serve "$D/endpoint.out" env TOKEN_ENDPOINT_TRUST="$D/trust.json" python3 "$(dirname "$0")/token_endpoint.py" "$PORT" \
+  "$CERTS/server.pem" "$CERTS/server.key" "$D/requests"
+EP=$T_SERVER_PID
 mkdir -p "$D/cf"
 cat > "$D/cf/main.cf" <<CF
 smtp_tls_CAfile = $CERTS/ca.pem
@@ -383,5 +381,4 @@ if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   printf '%s\n' at-fresh-1 rt-rotated-1 rt-enrolled- cs-test-secret at-sa- at-cert- "$(sed -n 2p "$D/sa.pem")" \
     "$(sed -n 3p "$D/sa.pem")" "$(sed -n 2p "$D/app.key")" "$(sed -n 3p "$D/app.key")" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/oauth-$$"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish

@@ -15,82 +15,36 @@
 set -euo pipefail
 BIN=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/authrelay-share-adv.XXXXXX)
+T_PREFIX="share-adv: " T_FD=2
+. "$HERE/../lib/harness.sh"
+. "$HERE/../lib/share.sh"
+T=$(t_scratch share-adv)
 chmod 755 "$T"
 NS=authrelay-share-adv-$$
-passed=0 failed=0
-ok() { echo "share-adv: ok: $*" >&2; passed=$((passed + 1)); }
-bad() { echo "share-adv: NOT OK: $*" >&2; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "/etc/netns/$NS"
+  t_netns_remove
   if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share-adv: kept $T" >&2; fi
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-mkdir -p "/etc/netns/$NS"
-echo "127.0.0.1 localhost mx.test" > "/etc/netns/$NS/hosts"
-ns() { ip netns exec "$NS" "$@"; }
+t_netns "$NS" mx.test
 as_nobody() { ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
 
-bash "$HERE/../protocol/make-certs.sh" "$T/certs" >/dev/null
-chmod 644 "$T"/certs/*.pem
-PASSWORD="share-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-secret"
+t_certs "$T/certs"
+PASSWORD="share-$(t_random_hex)-secret"
 
-EV=$T/events
-ns python3 "$HERE/smtp_server.py" "$T/port" "$EV" "$T/certs/server.pem" "$T/certs/server.key" \
-  relay@mx.test "$PASSWORD" &
-SERVER_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-PORT=$(cat "$T/port")
-count() { grep -c "\"event\": \"$1\"" "$EV" || true; }
+start_server adv
 
 A=$T/nobody
-mkdir -p "$A"
-cat > "$A/main.cf" <<CF
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = texthash:$A/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_sasl_mechanism_filter = plain
-smtp_tls_security_level = secure
-smtp_tls_CAfile = $T/certs/ca.pem
-authrelay_tls_session_cache =
-authrelay_connection_reuse = yes
-authrelay_connection_reuse_directory = $A/share
-smtp_connection_cache_time_limit = 20s
-authrelay_destination_concurrency_limit = 5
-authrelay_log_file = $A/log
-CF
-: > "$A/log"
-chown nobody "$A/log" "$A"
-echo "[mx.test]:$PORT relay@mx.test:$PASSWORD" > "$A/sasl_passwd"
-chmod 644 "$A/sasl_passwd"
+config nobody "$A" "authrelay_destination_concurrency_limit = 5"
+write_map "$A" sasl_passwd
 
-N=0
-deliver() {  # [authrelay options...]: one message; sets RC, OUT, SECS
-  N=$((N + 1))
-  local t0 t1
-  t0=$(date +%s.%N)
-  set +e
-  OUT=$(printf 'Subject: adv %s\n\nmessage %s\n' "$N" "$N" |
-        as_nobody env -i PATH=/usr/bin:/bin MAIL_CONFIG="$A" "$BIN" --nexthop="[mx.test]:$PORT" \
-          --sender=s@example.org "$@" -- "r$N@example.com")
-  RC=$?
-  set -e
-  t1=$(date +%s.%N)
-  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-}
 holder_pid() { grep 'holding the session' "$A/log" | tail -1 | sed -E 's/.*authrelay\[([0-9]+)\].*/\1/'; }
 
 # ---- wedged holders and the deadline ---------------------------------------
 # A first delivery leaves a holder: its socket name is the key's.
-deliver
+deliver nobody "$A"
 check "first delivery sent (rc=$RC)" '[ "$RC" = 0 ]'
 sleep 0.3
 HP=$(holder_pid)
@@ -116,7 +70,7 @@ for _ in $(seq 100); do [ -e "$A/wedged" ] && break; sleep 0.05; done
 check "5 wedged listeners in place" '[ -e "$A/wedged" ] && [ "$(ls "$A/share" | grep -c "^$KEY\\.")" = 5 ]'
 # authrelay_time_limit 10s: the delivery's own deadline is 5s.
 conns=$(count connect)
-deliver -o authrelay_time_limit=10s
+deliver nobody "$A" -o authrelay_time_limit=10s
 last=$(grep 'status=' "$A/log" | tail -1)
 check "5 wedged holders: the delivery keeps its 5s deadline (${SECS}s)" 'awk -v s="$SECS" "BEGIN { exit !(s < 5) }"'
 check "5 wedged holders: sent directly (rc=$RC, $last)" \
@@ -149,7 +103,7 @@ while True:
 PY
 for _ in $(seq 100); do [ -e "$A/wedged" ] && break; sleep 0.05; done
 conns=$(count connect)
-deliver -o authrelay_time_limit=60s -o smtp_rset_timeout=2s
+deliver nobody "$A" -o authrelay_time_limit=60s -o smtp_rset_timeout=2s
 last=$(grep 'status=' "$A/log" | tail -1)
 check "a silent holder costs smtp_rset_timeout (2s), not the deadline (${SECS}s)" \
   'awk -v s="$SECS" "BEGIN { exit !(s >= 2 && s < 10) }"'
@@ -209,5 +163,4 @@ kill "$esc" 2>/dev/null || true
 check "root's --check lists the pipe user's holder" 'grep -q "held session to mx.test" <<<"$CHECKOUT"'
 check "root's --check prints no control byte a holder sent" '! grep -q $'"'"'\x1b'"'"' <<<"$CHECKOUT"'
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish

@@ -18,99 +18,28 @@
 set -euo pipefail
 BIN=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/authrelay-share.XXXXXX)
+T_PREFIX="share: " T_FD=2
+. "$HERE/../lib/harness.sh"
+. "$HERE/../lib/share.sh"
+T=$(t_scratch share)
 chmod 755 "$T"
 NS=authrelay-share-$$
-passed=0 failed=0
-ok() { echo "share: ok: $*" >&2; passed=$((passed + 1)); }
-bad() { echo "share: NOT OK: $*" >&2; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   # Holders are ours: every authrelay process of the test users whose
   # namespace is ours.
-  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "/etc/netns/$NS"
+  t_netns_remove
   if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share: kept $T" >&2; fi
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-mkdir -p "/etc/netns/$NS"
-echo "127.0.0.1 localhost mx.test" > "/etc/netns/$NS/hosts"
-ns() { ip netns exec "$NS" "$@"; }
+t_netns "$NS" mx.test
 
-bash "$HERE/../protocol/make-certs.sh" "$T/certs" >/dev/null
+t_certs "$T/certs"
 cp "$T/certs/ca.pem" "$T/certs/ca-copy.pem"
-chmod 644 "$T"/certs/*.pem
-PASSWORD="share-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-secret"
-if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
-  mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/secrets" && echo "$PASSWORD" > "$AUTHRELAY_TEST_ARTIFACTS/secrets/share"
-fi
+PASSWORD="share-$(t_random_hex)-secret"
+t_keep_secret share "$PASSWORD"
 
-# One server per case group: start_server NAME [server options].
-start_server() {
-  local name=$1; shift
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  EV=$T/$name.events
-  : > "$EV"
-  rm -f "$T/port"
-  ns python3 "$HERE/smtp_server.py" "$T/port" "$EV" "$T/certs/server.pem" "$T/certs/server.key" \
-    relay@mx.test "$PASSWORD" "$@" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-  PORT=$(cat "$T/port")
-}
-count() { grep -c "\"event\": \"$1\"" "$EV" || true; }
-
-# A config directory per pipe user: config USER DIR [main.cf lines...]
-config() {
-  local user=$1 dir=$2; shift 2
-  mkdir -p "$dir"
-  cat > "$dir/main.cf" <<CF
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = texthash:$dir/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_sasl_mechanism_filter = plain
-smtp_tls_security_level = secure
-smtp_tls_CAfile = $T/certs/ca.pem
-authrelay_tls_session_cache =
-authrelay_connection_reuse = yes
-authrelay_connection_reuse_directory = $dir/share
-smtp_connection_cache_time_limit = 20s
-authrelay_log_file = $dir/log
-CF
-  for line in "$@"; do echo "$line" >> "$dir/main.cf"; done
-  : > "$dir/log"
-  chown "$user" "$dir/log"
-  chown "$user" "$dir"
-}
-write_map() {  # DIR FILE
-  echo "[mx.test]:$PORT relay@mx.test:$PASSWORD" > "$1/$2"
-  chmod 644 "$1/$2"
-}
-
-N=0
-# deliver USER CONFDIR [authrelay options...]: one message; sets RC, OUT,
-# SECS (wall time until stdout closed and the process exited).
-deliver() {
-  local user=$1 dir=$2; shift 2
-  N=$((N + 1))
-  local t0 t1
-  t0=$(date +%s.%N)
-  set +e
-  OUT=$(printf 'Subject: share test %s\n\nmessage %s\n' "$N" "$N" |
-        ns setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
-          env -i PATH=/usr/bin:/bin MAIL_CONFIG="$dir" "$BIN" --nexthop="[mx.test]:$PORT" \
-          --sender=s@example.org "$@" -- "r$N@example.com")
-  RC=$?
-  set -e
-  t1=$(date +%s.%N)
-  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-}
 holder_pid() {  # DIR: the newest holder's pid, from its log line
   grep 'holding the session' "$1/log" | tail -1 | sed -E 's/.*authrelay\[([0-9]+)\].*/\1/'
 }
@@ -291,5 +220,4 @@ if [ -n "${AUTHRELAY_TEST_ARTIFACTS:-}" ]; then
   mkdir -p "$AUTHRELAY_TEST_ARTIFACTS/share" && cp "$A/log" "$AUTHRELAY_TEST_ARTIFACTS/share/nobody.log" &&
     cp "$D/log" "$AUTHRELAY_TEST_ARTIFACTS/share/daemon.log"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+t_finish
