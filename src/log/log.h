@@ -26,6 +26,12 @@ void Init(const Options& options);
 void SetQueueId(const std::string& queue_id);
 bool DebugEnabled();
 void Write(Level level, const std::string& text);
+// Lines written from now on are kept, not logged, until released (logged
+// then, through the sink Init chose last) or discarded. For a run that may
+// hand its work to another program which logs the same lines itself.
+void HoldLines();
+void ReleaseHeldLines();
+void DiscardHeldLines();
 
 inline void Debug(const std::string& t) {
   if (DebugEnabled()) Write(Level::kDebug, t);

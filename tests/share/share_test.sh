@@ -151,6 +151,13 @@ check "a reusing delivery opens no openssl.cnf, CA file or SASL plugin, and make
 trace_delivery "$T/strace.direct" -o authrelay_connection_reuse=no
 check "(control) a direct delivery does open them" \
   'grep -q openssl.cnf "$T/strace.direct" && grep -q ca.pem "$T/strace.direct" && grep -q "AF_INET" "$T/strace.direct"'
+# Nor load OpenSSL's or Cyrus's libraries: loading and relocating them was
+# most of what such a delivery cost (the front program does not link them;
+# a direct delivery runs authrelay-direct, which does).
+check "a reusing delivery loads no libssl, libcrypto or libsasl2" \
+  '! grep -Eq "libssl\.so|libcrypto\.so|libsasl2\.so" "$T/strace.reused" && grep -q "libc\.so" "$T/strace.reused"'
+check "(control) a direct delivery does load them" \
+  'grep -q "libssl\.so" "$T/strace.direct" && grep -q "libsasl2\.so" "$T/strace.direct"'
 # ---- the holder's hygiene -----------------------------------------------
 HP=$(holder_pid "$A")
 check "holder $HP is alive" '[ -n "$HP" ] && kill -0 "$HP"'
@@ -160,6 +167,9 @@ check "holder runs as the pipe user" '[ "$(awk "/^Uid:/ {print \$2}" /proc/$HP/s
 FDS=$(ls -l /proc/$HP/fd 2>/dev/null | awk 'NR > 1 {print $NF}' | sort | tr '\n' ' ' || true)
 check "holder keeps only /dev/null x3, the server socket, its listening socket, its log ($FDS)" \
   '[ "$(ls /proc/$HP/fd | wc -l)" -le 6 ] && [ "$(ls -l /proc/$HP/fd | grep -c /dev/null)" = 3 ] && ! ls -l /proc/$HP/fd | grep -q pipe:'
+HCMD=$(tr '\0' ' ' < /proc/$HP/cmdline)
+check "ps shows the holder by its server, not the delivery's addresses ($HCMD)" \
+  'grep -q "^authrelay: holder mx.test\[127.0.0.1\]:$PORT" <<<"$HCMD" && ! grep -q "@" <<<"$HCMD"'
 check "holder is in its own session, not the test's" '[ "$(ps -o sess= -p $HP)" != "$(ps -o sess= -p $$)" ]'
 check "no secret in the log" '! grep -qF "$PASSWORD" "$A/log"'
 check "the directory is 0700 and the key file 0600" \
