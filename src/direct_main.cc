@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -33,7 +34,10 @@ int main(int argc, char** argv) {
     }
     if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
     authrelay::FdMessageSource message(STDIN_FILENO);
-    report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath());
+    const char* tried = std::getenv(authrelay::kHeldTriedEnv);
+    bool held_tried = tried && std::string(tried) == "1";
+    unsetenv(authrelay::kHeldTriedEnv);  // not for the holder or any child
+    report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath(), held_tried);
   } catch (const std::exception&) {
     // Our bug must defer the mail, never bounce it.
     report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -86,7 +87,9 @@ int main(int argc, char** argv) {
       return report.exit_code;
     }
     // What this run logs is kept until it is known to be the delivery's:
-    // authrelay-direct, if it takes over, logs the same warnings itself.
+    // authrelay-direct, if it takes over, logs the same lines itself, except
+    // about the held sessions tried here (logged at once, log::Unheld; it
+    // does not try them again).
     authrelay::log::HoldLines();
     CountingSource message;
     auto result = authrelay::Deliver(options.value(), message, nullptr);
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
       report = *result;
     } else if (message.read() == 0) {
       authrelay::log::DiscardHeldLines();
+      setenv(authrelay::kHeldTriedEnv, "1", 1);
       report = ExecDirect(argv);
     } else {
       // Not reached today (a held session is given up only before DATA);
@@ -106,8 +110,10 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception&) {
     // Our bug must defer the mail, never bounce it.
+    authrelay::log::ReleaseHeldLines();
     report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   } catch (...) {
+    authrelay::log::ReleaseHeldLines();
     report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());

@@ -138,7 +138,10 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
         log::Warning(name.failure().text() + ": " + name.failure().detail());
       }
     }
-    if (!share_name.empty()) {
+    if (!share_name.empty() && !sharing_->skip_held) {
+      // What happens here is logged at once even in the front program: if
+      // it hands over to authrelay-direct, that one does not try again.
+      log::Unheld unheld;
       if (auto held = share::ConnectHeld(sharing_->settings, share_name, deadline)) {
         SessionPolicy policy = s_.session;
         policy.tls_level = policy_for_link.level;

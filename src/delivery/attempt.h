@@ -57,6 +57,9 @@ class Link {
 struct SharingConfig {
   share::ShareSettings settings;
   log::Options log;  // where the holder logs
+  // Do not look for held sessions: the front program just did (and logged
+  // what it found). A delivered session may still be offered to a holder.
+  bool skip_held = false;
 };
 
 class Connector {

@@ -186,7 +186,7 @@ void InitLogging(const Options& o, const std::string& file, bool to_stderr) {
   log::SetQueueId(o.queue_id);
 }
 
-std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct) {
+std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried) {
   auto start = Clock::now();
   InitLogging(o, "", false);  // syslog until main.cf says otherwise
   if (Status root = RefuseRoot(); !root.ok()) {
@@ -259,6 +259,7 @@ std::optional<Report> Deliver(const Options& o, MessageSource& message, const Di
     sharing->settings = share_settings.value();
     sharing->log.file = !o.log_file.empty() ? o.log_file : s.log_file;
     sharing->log.verbose = o.verbose;
+    sharing->skip_held = held_tried;
   }
   // Without sharing there is no held session to use: straight to the
   // program that connects itself, before any map or DNS work.

@@ -38,7 +38,12 @@ const DirectPath& SystemDirectPath();
 // direct null (the front program): delivers only over a held session;
 // nullopt when the delivery needs a connection of its own, before anything
 // was logged as its result or read from `message`.
-std::optional<Report> Deliver(const Options& options, MessageSource& message, const DirectPath* direct);
+// held_tried: the front program already looked for a held session.
+std::optional<Report> Deliver(const Options& options, MessageSource& message, const DirectPath* direct,
+                              bool held_tried = false);
+// The environment variable by which the front program tells
+// authrelay-direct that it looked for a held session ("1").
+inline constexpr const char* kHeldTriedEnv = "AUTHRELAY_HELD_TRIED";
 
 // Ops modes write human (or --json) output to stdout themselves and return
 // the exit code, which follows the delivery table.

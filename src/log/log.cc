@@ -137,6 +137,9 @@ void Write(Level level, const std::string& text) {
 
 void HoldLines() { S().holding = true; }
 
+Unheld::Unheld() : was_holding_(S().holding) { S().holding = false; }
+Unheld::~Unheld() { S().holding = was_holding_; }
+
 void ReleaseHeldLines() {
   State& s = S();
   s.holding = false;

@@ -32,6 +32,18 @@ void Write(Level level, const std::string& text);
 void HoldLines();
 void ReleaseHeldLines();
 void DiscardHeldLines();
+// While one lives, lines are logged at once even when held: for what only
+// this run can say (a held session it tried).
+class Unheld {
+ public:
+  Unheld();
+  ~Unheld();
+  Unheld(const Unheld&) = delete;
+  Unheld& operator=(const Unheld&) = delete;
+
+ private:
+  bool was_holding_;
+};
 
 inline void Debug(const std::string& t) {
   if (DebugEnabled()) Write(Level::kDebug, t);
