@@ -1,12 +1,13 @@
 #include "core/base64.h"
 
-#include <nettle/base64.h>
+#include <resolv.h>
 
 namespace authrelay {
 
 std::string Base64Encode(std::string_view in) {
-  std::string out(BASE64_ENCODE_RAW_LENGTH(in.size()), '\0');
-  base64_encode_raw(out.data(), in.size(), reinterpret_cast<const std::uint8_t*>(in.data()));
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = b64_ntop(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out.data(), out.size());
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
   return out;
 }
 
@@ -14,8 +15,8 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   while (!in.empty() && (in.back() == ' ' || in.back() == '\r')) in.remove_suffix(1);
   if (in.size() % 4 != 0) return std::nullopt;
   if (in.empty()) return std::string();
-  // Strict: the alphabet, then at most two '=' at the end. (Nettle alone
-  // would skip blanks inside the text.)
+  // Strict: the alphabet, then at most two '=' at the end (b64_pton alone
+  // would skip blanks inside the text).
   std::size_t pad = 0;
   if (in.back() == '=') ++pad;
   if (in[in.size() - 2] == '=') ++pad;
@@ -24,15 +25,11 @@ std::optional<std::string> Base64Decode(std::string_view in) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (!ok) return std::nullopt;
   }
-  base64_decode_ctx ctx;
-  base64_decode_init(&ctx);
-  std::string out(BASE64_DECODE_LENGTH(in.size()), '\0');
-  std::size_t n = out.size();
-  if (!base64_decode_update(&ctx, &n, reinterpret_cast<std::uint8_t*>(out.data()), in.size(), in.data()) ||
-      !base64_decode_final(&ctx)) {
-    return std::nullopt;
-  }
-  out.resize(n);
+  std::string text(in);  // b64_pton reads a C string
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = b64_pton(text.c_str(), reinterpret_cast<unsigned char*>(out.data()), out.size());
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n));
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Base64 for SASL exchanges (RFC 4954), via Nettle (see core/digest.h: no
+// Base64 for SASL exchanges (RFC 4954), via libresolv (see core/digest.h: no
 // libcrypto on the path of a delivery over a held session).
 #pragma once
 

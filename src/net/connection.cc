@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/sanitize.h"
+#include "net/line_reader.h"
 
 namespace authrelay {
 
@@ -98,18 +99,7 @@ IoStatus Connection::ReadLine(std::string& line, std::size_t max_len, Deadline d
   line.clear();
   bool truncated = false;
   for (;;) {
-    while (pos_ < buf_.size()) {
-      char c = buf_[pos_++];
-      if (c == '\n') {
-        if (!line.empty() && line.back() == '\r' && !truncated) line.pop_back();
-        return IoStatus::kOk;
-      }
-      if (line.size() < max_len) {
-        line.push_back(c);
-      } else {
-        truncated = true;  // keep reading to the end of the line, storing nothing
-      }
-    }
+    if (TakeLine(buf_, pos_, line, max_len, truncated)) return IoStatus::kOk;
     IoStatus s = Fill(deadline);
     if (s != IoStatus::kOk) return s;
   }

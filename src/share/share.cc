@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "core/sanitize.h"
+#include "net/line_reader.h"
 #include "share/wire.h"
 
 namespace authrelay::share {
@@ -300,15 +301,7 @@ IoStatus HeldTransport::ReadLine(std::string& line, std::size_t max_len, Deadlin
   line.clear();
   bool truncated = false;
   for (;;) {
-    while (pos_ < buf_.size()) {
-      char c = buf_[pos_++];
-      if (c == '\n') {
-        if (!line.empty() && line.back() == '\r' && !truncated) line.pop_back();
-        return IoStatus::kOk;
-      }
-      if (line.size() < max_len) line.push_back(c);
-      else truncated = true;
-    }
+    if (TakeLine(buf_, pos_, line, max_len, truncated)) return IoStatus::kOk;
     buf_.clear();
     pos_ = 0;
     char tmp[16384];
