@@ -71,6 +71,22 @@ for tbl in (d,):
     for k, v in tbl.items():
         w(f"| {names[k]} | {v['msgs_per_s']:.1f} | {v['connections']} | {v['msgs_per_s'] / tbl['smtp']['msgs_per_s']:.2f} | "
           f"{v['msgs_per_s'] / tbl['smtp_reuse']['msgs_per_s']:.2f} |")
+cpu = {k: (load(f"cpu_{k}_{n}.json") if os.path.exists(os.path.join(res, f"cpu_{k}_{n}.json")) else None)
+       for k in ("smtp_default", "smtp_reuse", "authrelay_share", "authrelay_noshare")}
+if all(cpu.values()):
+    w(f"\nCPU per message during those rows, ms, by process (both Postfix instances: relay and smarthost; "
+      "utime+stime deltas of the processes alive at the end, 10 ms ticks; \"reaped children\": what a "
+      "process's exited children used, for pipe(8) the authrelay processes it ran):\n")
+    procs = []
+    for v in cpu.values():
+        for p in v:
+            if p not in procs and max(c.get(p, 0) for c in cpu.values()) >= 0.2:
+                procs.append(p)
+    w("| process | " + " | ".join(names[k if k != "smtp_default" else "smtp"] for k in cpu) + " |")
+    w("|---|" + "---|" * len(cpu))
+    for p in procs:
+        w(f"| {p} | " + " | ".join(f"{c.get(p, 0):.2f}" for c in cpu.values()) + " |")
+    w("| total | " + " | ".join(f"{sum(c.values()):.2f}" for c in cpu.values()) + " |")
 w("\n## Through Postfix and the delay proxy, concurrency 3, 30 messages\n")
 w("| transport | msgs/s | connections opened | round trips per message | vs smtp(8) default | vs smtp(8) reuse |")
 w("|---|---|---|---|---|---|")
@@ -78,5 +94,13 @@ for k, v in e.items():
     w(f"| {names[k]} | {v['msgs_per_s']:.1f} | {v['connections']} | {v.get('round_trips', 0):.1f} | "
       f"{v['msgs_per_s'] / e['smtp']['msgs_per_s']:.2f} | {v['msgs_per_s'] / e['smtp_reuse']['msgs_per_s']:.2f} |")
 w("")
+# The hand-written notes (profiles, what limits a missed target) below the
+# marker survive a regeneration.
+MARK = "<!-- notes: kept by scripts/bench_share_report.py -->"
+notes = ""
+if os.path.exists(out_path):
+    old = open(out_path).read()
+    if MARK in old:
+        notes = "\n" + old[old.index(MARK):]
 with open(out_path, "w") as f:
-    f.write("\n".join(L) + "\n")
+    f.write("\n".join(L) + "\n" + notes)
