@@ -200,7 +200,12 @@ std::optional<Report> Deliver(const Options& o, MessageSource& message, const Di
   }
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
-  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
+  {
+    // Logged once, marked as logged: at once even in the front program
+    // (authrelay-direct, if it takes over, finds the mark).
+    log::Unheld unheld;
+    LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
+  }
 
   Envelope env;
   env.sender = *o.sender;

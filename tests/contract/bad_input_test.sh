@@ -12,6 +12,7 @@ D=$(mktemp -d /tmp/authrelay-contract.XXXXXX)
 chmod 755 "$D"
 RUNAS=nobody
 install -m 755 "$BIN" "$D/authrelay"
+install -m 755 "$(dirname "$(readlink -f "$BIN")")/authrelay-direct" "$D/"  # the front execs it
 passed=0 failed=0
 SINK_PID=
 cleanup() {
