@@ -128,14 +128,22 @@ bool Holder::Relay(int client) {
   std::string from_server;
   bool clean = false;
   bool relayed = false;  // anything sent to the server for this client
-  // The client has its own per-command deadlines; this bounds a client that
-  // stops reading and writing without closing.
-  const int kStallMs = 1800 * 1000;
+  // A client that stops reading and writing without closing: no delivery
+  // runs longer than authrelay_time_limit, so past that it has given up and
+  // the transaction will never finish (the session's state is unknown).
+  const auto attached = std::chrono::steady_clock::now();
+  const auto give_up = attached + std::chrono::seconds(p_.cfg.client_limit);
   for (;;) {
     pollfd fds[3] = {{client, POLLIN, 0}, {p_.conn->fd(), POLLIN, 0}, {listen_.get(), POLLIN, 0}};
     bool server_ready = p_.conn->HasBufferedInput();
-    int rc = server_ready ? 1 : poll(fds, 3, kStallMs);
+    long left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now())
+                       .count();
+    int rc = server_ready ? 1 : poll(fds, 3, static_cast<int>(std::clamp(left_ms, 0L, 1800L * 1000)));
     if (rc < 0 && errno == EINTR) continue;
+    if (rc == 0) {
+      log::Info("shared session to " + p_.status.server + ": the delivery using it stalled for longer than "
+                "authrelay_time_limit (" + std::to_string(p_.cfg.client_limit) + "s); closing it");
+    }
     if (rc <= 0) return false;
     if (server_ready || (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       from_server.clear();

@@ -36,7 +36,8 @@ Result<ShareSettings> LoadShareSettings(const MainCf& cf) {
     const char* name;
     long* out;
   } times[] = {{"smtp_connection_reuse_time_limit", &s.time_limit},
-               {"smtp_connection_cache_time_limit", &s.idle_limit}};
+               {"smtp_connection_cache_time_limit", &s.idle_limit},
+               {"authrelay_time_limit", &s.client_limit}};
   for (auto& t : times) {
     auto v = cf.GetTime(t.name);
     if (!v.ok()) return v.failure();

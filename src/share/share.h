@@ -57,6 +57,7 @@ struct ShareSettings {
   long count_limit = 0;          // smtp_connection_reuse_count_limit (0 = none)
   long idle_limit = 2;           // smtp_connection_cache_time_limit
   long slots = 20;               // authrelay_destination_concurrency_limit
+  long client_limit = 1000;      // authrelay_time_limit: no delivery runs longer
 };
 
 Result<ShareSettings> LoadShareSettings(const MainCf& cf);

@@ -227,9 +227,25 @@ check "count limit 2: holder closed after its second delivery" \
 deliver nobody "$A" -o smtp_connection_reuse_time_limit=2s
 sleep 2.5
 check "time limit: holder closed" 'holders_gone "$A" && grep -q "reuse time limit reached" "$A/log"'
+# A client that attaches, starts its transaction and stalls without closing:
+# the holder gives up once no delivery could still be running
+# (authrelay_time_limit), not after a half-hour stall bound.
+deliver nobody "$A" -o authrelay_time_limit=6s
+HP=$(holder_pid "$A")
+SOCK=$(ls "$A"/share/*.[0-9]* | head -1)
+ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env -i PATH=/usr/bin:/bin python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1]); s.sendall(b"USE\n"); s.recv(4096)
+s.sendall(b"\x00\x00\x00\x06RSET\r\n"); time.sleep(15)' "$SOCK" 2>"$T/stalled.err" &
+STALLED=$!
+sleep 8.5
+check "a client stalled mid-transaction: its holder ends after authrelay_time_limit (6s)" \
+  '[ -n "$HP" ] && ! kill -0 "$HP" 2>/dev/null && grep -q "stalled for longer than authrelay_time_limit (6s)" "$A/log"'
+kill "$STALLED" 2>/dev/null || true; wait "$STALLED" 2>/dev/null || true
 deliver nobody "$A"
 check "after the limits: new connection, every message once ($(count connect) connections, $(count message) messages)" \
-  '[ "$RC" = 0 ] && [ "$(count connect)" = 4 ] && [ "$(count message)" = 5 ]'
+  '[ "$RC" = 0 ] && [ "$(count connect)" = 5 ] && [ "$(count message)" = 6 ]'
 sleep 0.5
 
 # ---- SIGKILL of the holder at every step of a reusing transaction --------
