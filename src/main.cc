@@ -1,9 +1,21 @@
 // authrelay: a Postfix pipe(8) transport that relays mail over verified
-// TLS with SASL authentication. main() hardens the process, parses argv,
-// runs the delivery or ops command, and prints the one status line.
+// TLS with SASL authentication.
+//
+// This is the front program, the one master.cf runs. It links no TLS, SASL
+// or HTTP code, so it starts without loading libssl, libcrypto or libsasl2:
+// a delivery that reuses a held session (share/share.h) pays only for the
+// configuration, the credential lookup that names the session, and the
+// socket. Anything else -- an ops command, or a delivery that must connect
+// to its server itself -- execs authrelay-direct (direct_main.cc), installed
+// beside this program, with the same arguments; the message on stdin is
+// still unread then.
+#include <limits.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -11,7 +23,49 @@
 #include "cli/options.h"
 #include "core/process.h"
 #include "delivery/delivery.h"
-#include "share/share.h"
+#include "log/log.h"
+
+namespace {
+
+constexpr const char* kDirectProgram = "authrelay-direct";
+
+// authrelay-direct beside this program (its real path, so a symlink to it
+// still finds its sibling).
+std::string DirectProgramPath() {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return kDirectProgram;
+  std::string path(self, static_cast<std::size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + kDirectProgram;
+}
+
+// Returns only if the exec failed: the report that says so.
+authrelay::Report ExecDirect(char** argv) {
+  std::string path = DirectProgramPath();
+  execv(path.c_str(), argv);
+  std::string why = std::strerror(errno);
+  authrelay::log::Error("cannot run " + path + ": " + why +
+                        " (it is installed beside authrelay; reinstall the authrelay package)");
+  return {"4.3.5 cannot run " + path + ": " + why, authrelay::kExitTempFail, "4.3.5"};
+}
+
+// stdin, counting what was read: the message may go to authrelay-direct
+// only if none of it was.
+class CountingSource final : public authrelay::MessageSource {
+ public:
+  long Read(char* buf, std::size_t len) override {
+    long n = fd_.Read(buf, len);
+    if (n > 0) read_ += n;
+    return n;
+  }
+  long read() const { return read_; }
+
+ private:
+  authrelay::FdMessageSource fd_{STDIN_FILENO};
+  long read_ = 0;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   authrelay::HardenProcess();
@@ -27,19 +81,42 @@ int main(int argc, char** argv) {
       }
       return report.exit_code;
     }
-    if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
-    authrelay::FdMessageSource message(STDIN_FILENO);
-    report = authrelay::Deliver(options.value(), message);
+    if (options.value().mode != authrelay::Mode::kDeliver) {
+      report = ExecDirect(argv);
+      std::fprintf(stdout, "%s\n", report.line.c_str());
+      return report.exit_code;
+    }
+    // What this run logs is kept until it is known to be the delivery's:
+    // authrelay-direct, if it takes over, logs the same lines itself, except
+    // about the held sessions tried here (logged at once, log::Unheld; it
+    // does not try them again).
+    authrelay::log::HoldLines();
+    CountingSource message;
+    auto result = authrelay::Deliver(options.value(), message, nullptr);
+    if (result) {
+      authrelay::log::ReleaseHeldLines();
+      report = *result;
+    } else if (message.read() == 0) {
+      authrelay::log::DiscardHeldLines();
+      setenv(authrelay::kHeldTriedEnv, "1", 1);
+      report = ExecDirect(argv);
+    } else {
+      // Not reached today (a held session is given up only before DATA);
+      // should that change, the message is no longer whole on stdin.
+      authrelay::log::ReleaseHeldLines();
+      authrelay::log::Error("a delivery over a held session was given up after reading the message; deferred");
+      report = {"4.3.0 internal error in authrelay (held session given up after the message was read)",
+                authrelay::kExitTempFail, "4.3.0"};
+    }
   } catch (const std::exception&) {
     // Our bug must defer the mail, never bounce it.
+    authrelay::log::ReleaseHeldLines();
     report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   } catch (...) {
+    authrelay::log::ReleaseHeldLines();
     report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);
-  // pipe(8) ends the delivery at EOF on our stdout and our exit: the status
-  // is out, so a held session's holder may detach now.
-  authrelay::share::DetachHolder();
   return report.exit_code;
 }

@@ -1,4 +1,5 @@
-// Base64 for SASL exchanges (RFC 4954), via OpenSSL.
+// Base64 for SASL exchanges (RFC 4954), via libresolv (see core/digest.h: no
+// libcrypto on the path of a delivery over a held session).
 #pragma once
 
 #include <optional>

@@ -1,8 +1,8 @@
 #include "core/sanitize.h"
 
-#include <openssl/evp.h>
-
 #include <cstdio>
+
+#include "core/digest.h"
 
 namespace authrelay {
 
@@ -36,12 +36,7 @@ std::string_view Trim(std::string_view text) {
 }
 
 std::string SecretFingerprint(std::string_view secret) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(secret.data(), secret.size(), digest, &len, EVP_sha256(), nullptr);
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3]);
-  return "len=" + std::to_string(secret.size()) + " sha256:" + hex;
+  return "len=" + std::to_string(secret.size()) + " sha256:" + Hex(Sha256(secret).substr(0, 4));
 }
 
 }  // namespace authrelay

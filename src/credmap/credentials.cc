@@ -1,11 +1,11 @@
 #include "credmap/credentials.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <string.h>
 
 #include <cctype>
 
 #include "core/base64.h"
+#include "core/digest.h"
 #include "core/private_file.h"
 #include "core/sanitize.h"
 
@@ -81,22 +81,18 @@ bool ValidAwsRegion(const std::string& region) {
 }
 
 Secret SesSmtpPassword(const Secret& secret_access_key, const std::string& region) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
   Secret key("AWS4" + secret_access_key.Reveal());
   std::string k = key.Reveal();
   for (const std::string& part : {std::string("11111111"), region, std::string("ses"), std::string("aws4_request"),
                                   std::string("SendRawEmail")}) {
-    HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(part.data()),
-         part.size(), mac, &len);
-    OPENSSL_cleanse(k.data(), k.size());
-    k.assign(reinterpret_cast<const char*>(mac), len);
+    std::string mac = HmacSha256(k, part);
+    explicit_bzero(k.data(), k.size());
+    k = std::move(mac);
   }
-  OPENSSL_cleanse(mac, sizeof mac);
   std::string versioned = "\x04" + k;
-  OPENSSL_cleanse(k.data(), k.size());
+  explicit_bzero(k.data(), k.size());
   Secret password(Base64Encode(versioned));
-  OPENSSL_cleanse(versioned.data(), versioned.size());
+  explicit_bzero(versioned.data(), versioned.size());
   return password;
 }
 

@@ -4,8 +4,6 @@
 
 #include "core/sanitize.h"
 #include "log/log.h"
-#include "oauth/http_client.h"
-#include "delivery/sasl_factory.h"
 #include "share/key.h"
 
 namespace authrelay {
@@ -23,88 +21,10 @@ class SystemResolverImpl final : public Resolver {
   std::string inet_protocols_;
 };
 
-class SystemLink final : public Link {
- public:
-  explicit SystemLink(const TlsPolicy& policy) : tls_(std::make_unique<TlsClient>(policy)) {}
-  // The TLS context is built before connecting, so a CA or key setting
-  // that cannot work is reported as a configuration problem, not as a
-  // failed handshake with a server that did nothing wrong.
-  Status Prepare() {
-    if (tls_->policy().level < TlsLevel::kVerify && tls_->policy().cert_file.empty()) return {};
-    auto ctx = tls_->Context();
-    if (!ctx.ok()) return ctx.failure();
-    return {};
-  }
-  void Attach(UniqueFd fd) {
-    conn_ = std::make_unique<Connection>(std::move(fd), tls_->policy().level == TlsLevel::kNone ? nullptr : tls_.get());
-  }
-  Transport& transport() override { return recorder_; }
-  void SaveTlsSession() override { tls_->SaveSession(); }
-  bool TlsHandshakeFailed() const override { return recorder_.handshake_failed; }
-  bool Hold(const share::ShareSettings& cfg, const std::string& name, const std::string& server,
-            const Capabilities& caps, const TlsInfo& info, const log::Options& log_options) override {
-    if (!conn_ || !conn_->tls()) return false;
-    share::OfferSession(std::move(tls_), std::move(conn_), cfg, name, server, caps, info, log_options);
-    return true;
-  }
-
- private:
-  // Forwards to the connection and remembers whether a handshake failed.
-  struct Recorder final : Transport {
-    SystemLink* self;
-    bool handshake_failed = false;
-    explicit Recorder(SystemLink* s) : self(s) {}
-    IoStatus ReadLine(std::string& l, std::size_t max, Deadline d) override { return self->conn_->ReadLine(l, max, d); }
-    IoStatus Write(std::string_view data, Deadline d) override { return self->conn_->Write(data, d); }
-    bool HasBufferedInput() override { return self->conn_->HasBufferedInput(); }
-    TlsFailure StartTls(Deadline d) override {
-      TlsFailure f = self->conn_->StartTls(d);
-      handshake_failed = f == TlsFailure::kHandshake;
-      return f;
-    }
-    const TlsInfo* tls() const override { return self->conn_->tls(); }
-    const std::string& last_error() const override { return self->conn_->last_error(); }
-  };
-  std::unique_ptr<TlsClient> tls_;  // before conn_: the connection points at it
-  std::unique_ptr<Connection> conn_;
-  Recorder recorder_{this};
-};
-
-class SystemConnectorImpl final : public Connector {
- public:
-  SystemConnectorImpl(long connect_timeout, std::string bind4, std::string bind6, std::string inet_protocols)
-      : connect_timeout_(connect_timeout),
-        bind4_(std::move(bind4)),
-        bind6_(std::move(bind6)),
-        inet_protocols_(std::move(inet_protocols)) {}
-  Result<std::unique_ptr<Link>> Connect(const Endpoint& ep, const TlsPolicy& tls, Deadline deadline,
-                                        const ProxyConfig* via) override {
-    auto link = std::make_unique<SystemLink>(tls);
-    if (Status st = link->Prepare(); !st.ok()) return st.failure();
-    const std::string& bind = ep.sa.ss_family == AF_INET6 ? bind6_ : bind4_;
-    Deadline d = Deadline::AfterSeconds(connect_timeout_).Min(deadline);
-    auto fd = via ? ConnectViaProxy(*via, ep, d, inet_protocols_, bind4_) : ConnectTo(ep, d, bind);
-    if (!fd.ok()) return fd.failure();
-    link->Attach(std::move(fd).value());
-    return std::unique_ptr<Link>(std::move(link));
-  }
-
- private:
-  long connect_timeout_;
-  std::string bind4_, bind6_;
-  std::string inet_protocols_;  // for reaching the proxy itself
-};
-
 }  // namespace
 
 std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols) {
   return std::make_unique<SystemResolverImpl>(std::move(inet_protocols));
-}
-
-std::unique_ptr<Connector> SystemConnector(long connect_timeout, std::string bind_address, std::string bind_address6,
-                                           std::string inet_protocols) {
-  return std::make_unique<SystemConnectorImpl>(connect_timeout, std::move(bind_address), std::move(bind_address6),
-                                               std::move(inet_protocols));
 }
 
 std::optional<long> MessageAgeFromPostqueue(const std::string& json_lines, const std::string& queue_id, long now) {
@@ -218,7 +138,10 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
         log::Warning(name.failure().text() + ": " + name.failure().detail());
       }
     }
-    if (!share_name.empty()) {
+    if (!share_name.empty() && !sharing_->skip_held) {
+      // What happens here is logged at once even in the front program: if
+      // it hands over to authrelay-direct, that one does not try again.
+      log::Unheld unheld;
       if (auto held = share::ConnectHeld(sharing_->settings, share_name, deadline)) {
         SessionPolicy policy = s_.session;
         policy.tls_level = policy_for_link.level;
@@ -249,6 +172,10 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
                   "); connecting directly");
       }
     }
+    if (held_only_) {
+      needs_direct_ = true;
+      return Step::kOver;
+    }
     auto link = connector_.Connect(ep, policy_for_link, deadline, proxy ? &*proxy : nullptr);
     if (!link.ok()) {
       const Failure& f = link.failure();
@@ -273,15 +200,7 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
                  (policy.keep_open ? "the session will be offered to a holder" : "every holder slot is taken") +
                  " (key " + share_name + ")");
     }
-    if (creds) {
-      // A token refresh during delivery goes through the same proxy.
-      // A refresh may run late in the session (a refused token is renewed
-      // after AUTH): it gets what is left of the run's deadline.
-      policy.sasl_factory = MakeSaslFactory(
-          *creds, ep.host, ep.port, s_.oauth_refresh_window,
-          MakeCurlPostWithin(s_.tls.ca_file, s_.tls.ca_path, 30,
-                             proxy ? std::make_shared<const Secret>(proxy->CurlUrl()) : nullptr, deadline));
-    }
+    if (creds && sasl_maker_) policy.sasl_factory = sasl_maker_(*creds, ep, proxy ? &*proxy : nullptr, deadline);
     Session session(conn, ep.HostAddr(), ep.port, policy);
     AttemptResult r = session.Run(env, message, deadline);
     handshake_failed = link.value()->TlsHandshakeFailed();

@@ -21,6 +21,7 @@
 #include "core/transport.h"
 #include "smtp/nexthop.h"
 #include "smtp/session.h"
+#include "delivery/sasl_factory.h"
 #include "tls/policy.h"
 
 namespace authrelay {
@@ -56,6 +57,9 @@ class Link {
 struct SharingConfig {
   share::ShareSettings settings;
   log::Options log;  // where the holder logs
+  // Do not look for held sessions: the front program just did (and logged
+  // what it found). A delivered session may still be offered to a holder.
+  bool skip_held = false;
 };
 
 class Connector {
@@ -69,11 +73,11 @@ class Connector {
                                                 const ProxyConfig* via) = 0;
 };
 
-// The system's: libresolv and getaddrinfo (inet_protocols), and TCP with
-// smtp_connect_timeout and smtp_bind_address(6).
+// The system's: libresolv and getaddrinfo (inet_protocols).
 std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols);
-std::unique_ptr<Connector> SystemConnector(long connect_timeout, std::string bind_address, std::string bind_address6,
-                                           std::string inet_protocols = "all");
+// The system's connector (TCP with smtp_connect_timeout and
+// smtp_bind_address(6), then TLS) is SystemConnector() in
+// delivery/direct.h: only the authrelay-direct program links it.
 
 // The age in seconds of queue_id's message, from "postqueue -j" output (one
 // JSON object per line with "queue_id" and "arrival_time"); nullopt if the
@@ -109,6 +113,16 @@ class DeliveryAttempt {
   void SetMessageAge(std::function<std::optional<long>()> age) { message_age_ = std::move(age); }
   void SetProxyLookup(ProxyLookup proxy) { proxy_ = std::move(proxy); }
   void SetSharing(const SharingConfig* sharing) { sharing_ = sharing; }
+  // The SASL client for credentials on a direct connection (null: none, as
+  // in unit tests without AUTH).
+  using SaslFactoryMaker =
+      std::function<SaslFactory(const Credentials&, const Endpoint&, const ProxyConfig*, Deadline)>;
+  void SetSaslFactoryMaker(SaslFactoryMaker maker) { sasl_maker_ = std::move(maker); }
+  // Held sessions only: where a direct connection would come next, the run
+  // stops instead and needs_direct() says so. The front program runs so,
+  // and hands the delivery to authrelay-direct when it must connect itself.
+  void SetHeldOnly(bool held_only) { held_only_ = held_only; }
+  bool needs_direct() const { return needs_direct_; }
 
   // Tries the next hops in order; for a bare domain its MX hosts by
   // preference; for each host its addresses. Moves on after a failure the
@@ -130,6 +144,9 @@ class DeliveryAttempt {
   std::function<std::optional<long>()> message_age_;
   ProxyLookup proxy_;
   const SharingConfig* sharing_ = nullptr;
+  SaslFactoryMaker sasl_maker_;
+  bool held_only_ = false;
+  bool needs_direct_ = false;
 };
 
 }  // namespace authrelay

@@ -1,7 +1,6 @@
 #include "delivery/delivery.h"
 
 #include <fcntl.h>
-#include <sasl/sasl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 #include "config/main_cf.h"
 #include "config/own_settings.h"
@@ -27,11 +25,8 @@
 #include "delivery/profile_ops.h"
 #include "delivery/remedy.h"
 #include "log/log.h"
-#include "net/connection.h"
 #include "net/dns.h"
 #include "net/proxy.h"
-#include "oauth/http_client.h"
-#include "delivery/sasl_factory.h"
 #include "share/share.h"
 #include "smtp/address.h"
 
@@ -92,11 +87,22 @@ std::optional<long> QueuedMessageAge(const std::string& config_dir, const std::s
   return MessageAgeFromPostqueue(out, queue_id, std::time(nullptr));
 }
 
+// The front program's: it never connects itself (DeliveryAttempt stops
+// before that in held-only mode), so this is never asked.
+class NoConnector final : public Connector {
+ public:
+  Result<std::unique_ptr<Link>> Connect(const Endpoint&, const TlsPolicy&, Deadline, const ProxyConfig*) override {
+    return Failure("4.3.0", "internal error: no direct connections in this program");
+  }
+};
+
 // The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
 // opened here, DNS and TCP through the system.
+}  // namespace
+
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
-                Deadline deadline, bool dry_run, bool trace, const std::string& queue_id = "",
-                const SharingConfig* sharing = nullptr) {
+                Deadline deadline, bool dry_run, bool trace, const DirectPath* direct, bool* needs_direct,
+                const std::string& queue_id, const SharingConfig* sharing) {
   const Settings& s = ctx.settings;
   std::optional<TableList> tables;
   if (s.sasl_enable && !Trim(s.password_maps).empty()) {
@@ -141,17 +147,26 @@ Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& next
     };
   }
   auto resolver = SystemResolver(s.inet_protocols);
-  auto connector = SystemConnector(s.connect_timeout, s.bind_address, s.bind_address6, s.inet_protocols);
+  std::unique_ptr<Connector> connector = direct ? direct->connector(s) : std::make_unique<NoConnector>();
   DeliveryAttempt attempt(s, *resolver, *connector, credentials,
                           [&](const NextHop& hop) { return FindTlsPolicyEntry(s, hop); });
+  if (direct) {
+    attempt.SetSaslFactoryMaker(direct->sasl(s));
+  } else {
+    attempt.SetHeldOnly(true);
+  }
   attempt.SetMessageAge([&] { return QueuedMessageAge(ctx.cf.Get("config_directory"), queue_id); });
   // Egress proxy (authrelay_proxy / authrelay_proxy_maps), per next hop and server host.
   attempt.SetProxyLookup([&](const NextHop& hop, const std::string& server) {
     return FindProxy(ctx.cf.Get("authrelay_proxy"), ctx.cf.Get("authrelay_proxy_maps"), hop.verbatim, server);
   });
   attempt.SetSharing(sharing);
-  return attempt.Run(env, nexthop, message, deadline, dry_run, trace);
+  Outcome out = attempt.Run(env, nexthop, message, deadline, dry_run, trace);
+  if (needs_direct) *needs_direct = attempt.needs_direct();
+  return out;
 }
+
+namespace {
 
 std::string Seconds(Clock::time_point start) {
   double s = std::chrono::duration<double>(Clock::now() - start).count();
@@ -159,6 +174,8 @@ std::string Seconds(Clock::time_point start) {
   std::snprintf(buf, sizeof buf, "%.2f", s);
   return buf;
 }
+
+}  // namespace
 
 void InitLogging(const Options& o, const std::string& file, bool to_stderr) {
   log::Options lo;
@@ -169,9 +186,7 @@ void InitLogging(const Options& o, const std::string& file, bool to_stderr) {
   log::SetQueueId(o.queue_id);
 }
 
-}  // namespace
-
-Report Deliver(const Options& o, MessageSource& message) {
+std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried) {
   auto start = Clock::now();
   InitLogging(o, "", false);  // syslog until main.cf says otherwise
   if (Status root = RefuseRoot(); !root.ok()) {
@@ -185,7 +200,12 @@ Report Deliver(const Options& o, MessageSource& message) {
   }
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
-  LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
+  {
+    // Logged once, marked as logged: at once even in the front program
+    // (authrelay-direct, if it takes over, finds the mark).
+    log::Unheld unheld;
+    LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
+  }
 
   Envelope env;
   env.sender = *o.sender;
@@ -244,9 +264,15 @@ Report Deliver(const Options& o, MessageSource& message) {
     sharing->settings = share_settings.value();
     sharing->log.file = !o.log_file.empty() ? o.log_file : s.log_file;
     sharing->log.verbose = o.verbose;
+    sharing->skip_held = held_tried;
   }
-  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, o.queue_id,
-                        sharing ? &*sharing : nullptr);
+  // Without sharing there is no held session to use: straight to the
+  // program that connects itself, before any map or DNS work.
+  if (!direct && !sharing) return std::nullopt;
+  bool needs_direct = false;
+  Outcome out = Attempt(ctx.value(), env, *o.nexthop, message, deadline, o.dry_run, o.trace, direct, &needs_direct,
+                        o.queue_id, sharing ? &*sharing : nullptr);
+  if (needs_direct) return std::nullopt;
   if (out.conn_use > 1) out.relay += ", conn_use=" + std::to_string(out.conn_use);
   Report rep = ReportFor(out, s.soft_bounce);
   if (out.delivered) {
@@ -258,163 +284,6 @@ Report Deliver(const Options& o, MessageSource& message) {
   if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) log::Info("fix: " + fix);
   report_all(out.relay, dsn, rep.exit_code == kExitBounce ? "bounced" : "deferred", out.failure->text());
   return rep;
-}
-
-namespace {
-
-int RunLookup(const Options& o, const Context& ctx) {
-  const Settings& s = ctx.settings;
-  auto hops = ParseNextHops(o.target);
-  if (!hops.ok()) {
-    std::cout << FailureReport(hops.failure()).line << "\n" << hops.failure().detail() << "\n";
-    return kExitTempFail;
-  }
-  std::vector<Notice> warnings;
-  auto tables = TableList::Open("smtp_sasl_password_maps", s.password_maps, &warnings);
-  for (const auto& w : warnings) std::cerr << "warning: " << w.Line() << "\n";
-  if (!tables.ok()) {
-    std::cout << FailureReport(tables.failure()).line << "\n" << tables.failure().detail() << "\n";
-    return kExitTempFail;
-  }
-  Json lookups = Json::array();
-  for (const NextHop& hop : hops.value()) {
-    CredentialQuery q{o.sender.value_or(""), hop.host, hop.verbatim, s.sender_dependent, s.recipient_delimiter};
-    LookupTrace trace;
-    auto found = FindCredentials(tables.value(), q, &trace);
-    if (!found.ok()) {
-      std::cout << FailureReport(found.failure()).line << "\n" << found.failure().detail() << "\n";
-      return kExitTempFail;
-    }
-    auto decision = TlsPolicyFor(s, hop, hop.host, found.value().has_value());
-    if (!decision.ok()) {
-      std::cout << FailureReport(decision.failure()).line << "\n" << decision.failure().detail() << "\n";
-      return kExitTempFail;
-    }
-    TlsLevel level = decision.value().policy.level;
-    const std::string& why = decision.value().level_why;
-    if (o.json) {
-      Json entry = {{"nexthop", hop.verbatim}, {"keys", trace}, {"found", found.value().has_value()}};
-      if (found.value()) {
-        entry["username"] = found.value()->username;
-        if (!found.value()->oauth_store.empty()) {
-          entry["oauth_store"] = found.value()->oauth_store;
-        } else {
-          auto password = ResolvePassword(*found.value(), PipeUserToJudgeAs(found.value()->password_file));
-          entry["password_source"] = PasswordSource(*found.value());
-          if (password.ok()) entry["password"] = SecretFingerprint(password.value().Reveal());
-          else entry["password_error"] = password.failure().detail();
-        }
-      }
-      entry["tls_level"] = TlsLevelName(level);
-      lookups.push_back(std::move(entry));
-    } else {
-      std::cout << "next hop " << hop.verbatim << " (host " << hop.host << ", port " << hop.port << ")\n";
-      for (const auto& t : trace) std::cout << "  " << t << "\n";
-      if (found.value() && !found.value()->oauth_store.empty()) {
-        std::cout << "  => username " << found.value()->username << ", OAuth token store "
-                  << found.value()->oauth_store << " (see authrelay --oauth-status "
-                  << found.value()->oauth_store << ")\n";
-      } else if (found.value()) {
-        // A password file is judged as the delivery will: as its owner.
-        auto password = ResolvePassword(*found.value(), PipeUserToJudgeAs(found.value()->password_file));
-        std::string from = found.value()->PasswordOutsideMap() ? " from " + PasswordSource(*found.value()) : "";
-        if (password.ok()) {
-          std::cout << "  => username " << found.value()->username << ", password" << from << " <hidden, "
-                    << SecretFingerprint(password.value().Reveal()) << ">\n";
-        } else {
-          std::cout << "  => username " << found.value()->username << ", password" << from
-                    << " UNUSABLE: " << password.failure().detail() << " (deliveries would defer)\n";
-        }
-      } else {
-        std::cout << "  => no credentials: mail to this next hop is sent without AUTH\n";
-      }
-      std::cout << "  TLS level " << TlsLevelName(level) << " (" << why << ")\n";
-    }
-  }
-  if (o.json) std::cout << DumpJson(Json{{"lookups", std::move(lookups)}}) << "\n";
-  return kExitOk;
-}
-
-class EmptySource final : public MessageSource {
- public:
-  long Read(char*, std::size_t) override { return 0; }
-};
-
-int RunProbe(const Options& o, const Context& ctx) {
-  Envelope env;
-  env.sender = o.sender.value_or("");
-  env.recipients = {o.probe_rcpt.empty() ? std::string("postmaster") : o.probe_rcpt};
-  EmptySource none;
-  Deadline deadline = Deadline::AfterSeconds(std::min<long>(ctx.settings.deadline_seconds, 120));
-  Outcome out = Attempt(ctx, env, o.target, none, deadline, /*dry_run=*/true, /*trace=*/true);
-  Report rep = ReportFor(out);
-  std::string offered, chosen = out.chosen_mechanism;
-  for (const auto& m : out.offered_mechanisms) offered += (offered.empty() ? "" : " ") + m;
-  if (o.json) {
-    Json probe = {{"nexthop", o.target}, {"relay", out.relay}, {"tls_level", TlsLevelName(out.level)}};
-    if (out.tls) {
-      probe["tls"] = {{"protocol", out.tls->protocol},
-                      {"cipher", out.tls->cipher},
-                      {"verified", out.tls->verified},
-                      {"chain", out.tls->chain}};
-    }
-    probe["auth_offered"] = offered;
-    probe["auth_chosen"] = chosen;
-    probe["ok"] = out.delivered;
-    probe["status"] = rep.line;
-    probe["exit"] = rep.exit_code;
-    std::cout << DumpJson(probe) << "\n";
-  } else {
-    std::cout << "relay: " << out.relay << "\n";
-    std::cout << "TLS level: " << TlsLevelName(out.level) << " (" << out.level_why << ")\n";
-    if (out.tls) {
-      std::cout << "TLS: " << out.tls->protocol << " with cipher " << out.tls->cipher << ", "
-                << (out.tls->verified ? "verified" : "NOT verified: " + out.tls->verify_error) << "\n";
-      for (const auto& c : out.tls->chain) std::cout << "  " << c << "\n";
-    }
-    std::cout << "AUTH offered: " << (offered.empty() ? "(none)" : offered) << "\n";
-    std::cout << "AUTH chosen: " << (chosen.empty() ? "(none)" : chosen) << "\n";
-    std::cout << "result: " << rep.line << "\n";
-    if (!out.delivered) {
-      if (std::string fix = RemedyFor(*out.failure, out.port); !fix.empty()) std::cout << "fix: " << fix << "\n";
-    }
-  }
-  return rep.exit_code;
-}
-
-}  // namespace
-
-int RunOpsCommand(const Options& o) {
-  if (o.mode == Mode::kHelp) {
-    std::cout << UsageText();
-    return kExitOk;
-  }
-  if (o.mode == Mode::kVersion) {
-    std::cout << "authrelay " << AUTHRELAY_VERSION << "\n"
-              << OpenSSL_version(OPENSSL_VERSION) << "\n"
-              << "Cyrus SASL client mechanisms: " << SaslLibrary::Global().AvailableMechanisms() << "\n";
-    return kExitOk;
-  }
-  InitLogging(o, "", o.verbose > 0 || o.mode == Mode::kProbe);
-  auto ctx = LoadContext(o);
-  if (!ctx.ok()) {
-    std::cout << FailureReport(ctx.failure()).line << "\n";
-    if (!ctx.failure().detail().empty()) std::cout << ctx.failure().detail() << "\n";
-    return kExitTempFail;
-  }
-  if (!ctx.value().settings.log_file.empty()) InitLogging(o, ctx.value().settings.log_file, true);
-  switch (o.mode) {
-    case Mode::kLookup: return RunLookup(o, ctx.value());
-    case Mode::kProbe: return RunProbe(o, ctx.value());
-    case Mode::kCheck: return RunCheck(o, ctx.value());
-    case Mode::kOAuthStatus: return RunOAuthStatus(o, ctx.value());
-    case Mode::kOAuthEnrol: return RunOAuthEnrol(o, ctx.value());
-    case Mode::kProviderProfile: return RunProviderProfile(o.target, ctx.value().cf);
-    case Mode::kPostconf:
-      for (const auto& name : o.recipients) std::cout << name << " = " << ctx.value().cf.Get(name) << "\n";
-      return kExitOk;
-    default: return kExitTempFail;
-  }
 }
 
 }  // namespace authrelay

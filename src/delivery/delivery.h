@@ -3,9 +3,14 @@
 // and the SMTP session together; main() only calls these.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/options.h"
+#include "config/settings.h"
+#include "delivery/attempt.h"
 #include "delivery/report.h"
 #include "smtp/session.h"
 
@@ -21,11 +26,36 @@ class FdMessageSource final : public MessageSource {
   int fd_;
 };
 
+// How this program connects to servers itself (delivery/direct.h).
+struct DirectPath {
+  std::function<std::unique_ptr<Connector>(const Settings&)> connector;
+  std::function<DeliveryAttempt::SaslFactoryMaker(const Settings&)> sasl;
+};
+// authrelay-direct's: TCP, TLS, Cyrus SASL, OAuth (defined in direct.cc).
+const DirectPath& SystemDirectPath();
+
 // Delivery mode. Never prints; returns the line and exit code for main.
-Report Deliver(const Options& options, MessageSource& message);
+// direct null (the front program): delivers only over a held session;
+// nullopt when the delivery needs a connection of its own, before anything
+// was logged as its result or read from `message`.
+// held_tried: the front program already looked for a held session.
+std::optional<Report> Deliver(const Options& options, MessageSource& message, const DirectPath* direct,
+                              bool held_tried = false);
+// The environment variable by which the front program tells
+// authrelay-direct that it looked for a held session ("1").
+inline constexpr const char* kHeldTriedEnv = "AUTHRELAY_HELD_TRIED";
 
 // Ops modes write human (or --json) output to stdout themselves and return
 // the exit code, which follows the delivery table.
 int RunOpsCommand(const Options& options);
+
+// Shared by delivery.cc and ops.cc.
+struct Context;
+void InitLogging(const Options& o, const std::string& file, bool to_stderr);
+// One run through the next-hop list. *needs_direct (if given) is set when a
+// held-only run (direct null) stopped where it had to connect itself.
+AttemptResult Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
+                      Deadline deadline, bool dry_run, bool trace, const DirectPath* direct, bool* needs_direct,
+                      const std::string& queue_id = "", const SharingConfig* sharing = nullptr);
 
 }  // namespace authrelay

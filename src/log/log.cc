@@ -15,6 +15,8 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 namespace authrelay::log {
 namespace {
@@ -29,6 +31,8 @@ struct State {
   int verbose = 0;
   bool file_mode = false;  // file sink: write syslog-like headers ourselves
   bool initialised = false;
+  bool holding = false;
+  std::vector<std::pair<Level, std::string>> held;  // prefixed lines
 };
 
 State& S() {
@@ -104,7 +108,9 @@ void SetQueueId(const std::string& queue_id) { S().prefix = queue_id.empty() ? "
 
 bool DebugEnabled() { return S().verbose > 0; }
 
-void Write(Level level, const std::string& text) {
+namespace {
+
+void Emit(Level level, const std::string& prefixed) {
   State& s = S();
   if (!s.initialised) return;  // never fall back to Boost's console sink
   bl::record rec = s.logger.open_record(bl::keywords::severity = level);
@@ -112,10 +118,40 @@ void Write(Level level, const std::string& text) {
     bl::record_ostream strm(rec);
     // The file sink writes syslog-like lines; syslog adds its own header.
     if (s.file_mode) strm << Stamp();
-    strm << s.prefix << text;
+    strm << prefixed;
     strm.flush();
     s.logger.push_record(std::move(rec));
   }
+}
+
+}  // namespace
+
+void Write(Level level, const std::string& text) {
+  State& s = S();
+  if (s.holding) {
+    s.held.emplace_back(level, s.prefix + text);
+    return;
+  }
+  Emit(level, s.prefix + text);
+}
+
+void HoldLines() { S().holding = true; }
+
+Unheld::Unheld() : was_holding_(S().holding) { S().holding = false; }
+Unheld::~Unheld() { S().holding = was_holding_; }
+
+void ReleaseHeldLines() {
+  State& s = S();
+  s.holding = false;
+  auto lines = std::move(s.held);
+  s.held.clear();
+  for (const auto& [level, text] : lines) Emit(level, text);
+}
+
+void DiscardHeldLines() {
+  State& s = S();
+  s.holding = false;
+  s.held.clear();
 }
 
 }  // namespace authrelay::log

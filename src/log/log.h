@@ -26,6 +26,24 @@ void Init(const Options& options);
 void SetQueueId(const std::string& queue_id);
 bool DebugEnabled();
 void Write(Level level, const std::string& text);
+// Lines written from now on are kept, not logged, until released (logged
+// then, through the sink Init chose last) or discarded. For a run that may
+// hand its work to another program which logs the same lines itself.
+void HoldLines();
+void ReleaseHeldLines();
+void DiscardHeldLines();
+// While one lives, lines are logged at once even when held: for what only
+// this run can say (a held session it tried).
+class Unheld {
+ public:
+  Unheld();
+  ~Unheld();
+  Unheld(const Unheld&) = delete;
+  Unheld& operator=(const Unheld&) = delete;
+
+ private:
+  bool was_holding_;
+};
 
 inline void Debug(const std::string& t) {
   if (DebugEnabled()) Write(Level::kDebug, t);

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "config/main_cf.h"
+#include "core/digest.h"
 #include "core/result.h"
 #include "core/secret.h"
 #include "core/unique_fd.h"
@@ -56,15 +57,15 @@ struct ShareSettings {
   long count_limit = 0;          // smtp_connection_reuse_count_limit (0 = none)
   long idle_limit = 2;           // smtp_connection_cache_time_limit
   long slots = 20;               // authrelay_destination_concurrency_limit
+  long client_limit = 1000;      // authrelay_time_limit: no delivery runs longer
 };
 
 Result<ShareSettings> LoadShareSettings(const MainCf& cf);
 
-// SHA-256 and HMAC-SHA-256, self-contained so that a delivery over a held
-// session never initialises OpenSSL.
-std::string Sha256(std::string_view data);
-std::string HmacSha256(std::string_view key, std::string_view data);
-std::string Hex(std::string_view bytes);
+// The key's keyed hash (core/digest.h: no libcrypto on this path).
+using authrelay::HmacSha256;
+using authrelay::Hex;
+using authrelay::Sha256;
 
 // What a file contributes to a key: path, inode, size, mtime ("" if absent).
 std::string FileIdentity(const std::string& path);
@@ -144,5 +145,10 @@ void OfferSession(std::unique_ptr<TlsClient> tls, std::unique_ptr<Connection> co
 // inherited descriptor but the server socket) and returns at once in this
 // process, which then exits as usual.
 void DetachHolder();
+
+// Where main()'s argv lives, so a holder can replace what ps shows (the
+// delivery's command line names the sender and recipients) with
+// "authrelay: holder <server>". Called first thing in main().
+void RememberArgv(int argc, char** argv);
 
 }  // namespace authrelay::share

@@ -176,6 +176,8 @@ e2e_make_relay() {
   e2e_postfix_instance "$d" relay
   mkdir -p "$d/bin" "$d/log" "$d/cache"
   install -m 755 "$E2E_BIN" "$d/bin/authrelay"
+  # The front program execs authrelay-direct from its own directory.
+  install -m 755 "$(dirname "$(readlink -f "$E2E_BIN")")/authrelay-direct" "$d/bin/authrelay-direct"
   chown "$E2E_USER:$E2E_USER" "$d/log" "$d/cache"
   chmod 700 "$d/cache"
   # The master.cf entry exactly as shipped, with the test binary and user.

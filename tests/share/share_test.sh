@@ -80,6 +80,13 @@ check "a reusing delivery opens no openssl.cnf, CA file or SASL plugin, and make
 trace_delivery "$T/strace.direct" -o authrelay_connection_reuse=no
 check "(control) a direct delivery does open them" \
   'grep -q openssl.cnf "$T/strace.direct" && grep -q ca.pem "$T/strace.direct" && grep -q "AF_INET" "$T/strace.direct"'
+# Nor load OpenSSL's or Cyrus's libraries: loading and relocating them was
+# most of what such a delivery cost (the front program does not link them;
+# a direct delivery runs authrelay-direct, which does).
+check "a reusing delivery loads no libssl, libcrypto or libsasl2" \
+  '! grep -Eq "libssl\.so|libcrypto\.so|libsasl2\.so" "$T/strace.reused" && grep -q "libc\.so" "$T/strace.reused"'
+check "(control) a direct delivery does load them" \
+  'grep -q "libssl\.so" "$T/strace.direct" && grep -q "libsasl2\.so" "$T/strace.direct"'
 # ---- the holder's hygiene -----------------------------------------------
 HP=$(holder_pid "$A")
 check "holder $HP is alive" '[ -n "$HP" ] && kill -0 "$HP"'
@@ -89,6 +96,9 @@ check "holder runs as the pipe user" '[ "$(awk "/^Uid:/ {print \$2}" /proc/$HP/s
 FDS=$(ls -l /proc/$HP/fd 2>/dev/null | awk 'NR > 1 {print $NF}' | sort | tr '\n' ' ' || true)
 check "holder keeps only /dev/null x3, the server socket, its listening socket, its log ($FDS)" \
   '[ "$(ls /proc/$HP/fd | wc -l)" -le 6 ] && [ "$(ls -l /proc/$HP/fd | grep -c /dev/null)" = 3 ] && ! ls -l /proc/$HP/fd | grep -q pipe:'
+HCMD=$(tr '\0' ' ' < /proc/$HP/cmdline)
+check "ps shows the holder by its server, not the delivery's addresses ($HCMD)" \
+  'grep -q "^authrelay: holder mx.test\[127.0.0.1\]:$PORT" <<<"$HCMD" && ! grep -q "@" <<<"$HCMD"'
 check "holder is in its own session, not the test's" '[ "$(ps -o sess= -p $HP)" != "$(ps -o sess= -p $$)" ]'
 check "no secret in the log" '! grep -qF "$PASSWORD" "$A/log"'
 check "the directory is 0700 and the key file 0600" \
@@ -146,9 +156,25 @@ check "count limit 2: holder closed after its second delivery" \
 deliver nobody "$A" -o smtp_connection_reuse_time_limit=2s
 sleep 2.5
 check "time limit: holder closed" 'holders_gone "$A" && grep -q "reuse time limit reached" "$A/log"'
+# A client that attaches, starts its transaction and stalls without closing:
+# the holder gives up once no delivery could still be running
+# (authrelay_time_limit), not after a half-hour stall bound.
+deliver nobody "$A" -o authrelay_time_limit=6s
+HP=$(holder_pid "$A")
+SOCK=$(ls "$A"/share/*.[0-9]* | head -1)
+ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env -i PATH=/usr/bin:/bin python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1]); s.sendall(b"USE\n"); s.recv(4096)
+s.sendall(b"\x00\x00\x00\x06RSET\r\n"); time.sleep(15)' "$SOCK" 2>"$T/stalled.err" &
+STALLED=$!
+sleep 8.5
+check "a client stalled mid-transaction: its holder ends after authrelay_time_limit (6s)" \
+  '[ -n "$HP" ] && ! kill -0 "$HP" 2>/dev/null && grep -q "stalled for longer than authrelay_time_limit (6s)" "$A/log"'
+kill "$STALLED" 2>/dev/null || true; wait "$STALLED" 2>/dev/null || true
 deliver nobody "$A"
 check "after the limits: new connection, every message once ($(count connect) connections, $(count message) messages)" \
-  '[ "$RC" = 0 ] && [ "$(count connect)" = 4 ] && [ "$(count message)" = 5 ]'
+  '[ "$RC" = 0 ] && [ "$(count connect)" = 5 ] && [ "$(count message)" = 6 ]'
 sleep 0.5
 
 # ---- SIGKILL of the holder at every step of a reusing transaction --------

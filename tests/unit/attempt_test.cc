@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "delivery/attempt.h"
+#include "delivery/direct.h"
 #include "fakes/fake_transport.h"
 
 using namespace authrelay;
