@@ -34,9 +34,10 @@ class Transport {
   // than max_len is cut there and the rest of it discarded.
   virtual IoStatus ReadLine(std::string& line, std::size_t max_len, Deadline deadline) = 0;
   virtual IoStatus Write(std::string_view data, Deadline deadline) = 0;
-  // True if bytes the server sent have not been consumed yet (checked after
-  // the STARTTLS reply: plaintext injected there is an attack).
-  virtual bool HasBufferedInput() = 0;
+  // Drops whatever the server has sent that was not read yet and returns how
+  // many bytes that was. Called after the 220 to STARTTLS: those bytes came
+  // in plaintext, so they must never be read as if they came over TLS.
+  virtual std::size_t DiscardUnreadInput() = 0;
   // Runs the TLS handshake with the policy bound at construction and checks
   // the server certificate per that policy.
   virtual TlsFailure StartTls(Deadline deadline) = 0;

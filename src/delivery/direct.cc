@@ -44,7 +44,7 @@ class SystemLink final : public Link {
     explicit Recorder(SystemLink* s) : self(s) {}
     IoStatus ReadLine(std::string& l, std::size_t max, Deadline d) override { return self->conn_->ReadLine(l, max, d); }
     IoStatus Write(std::string_view data, Deadline d) override { return self->conn_->Write(data, d); }
-    bool HasBufferedInput() override { return self->conn_->HasBufferedInput(); }
+    std::size_t DiscardUnreadInput() override { return self->conn_->DiscardUnreadInput(); }
     TlsFailure StartTls(Deadline d) override {
       TlsFailure f = self->conn_->StartTls(d);
       handshake_failed = f == TlsFailure::kHandshake;

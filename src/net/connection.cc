@@ -166,6 +166,23 @@ bool Connection::HasBufferedInput() {
   return false;
 }
 
+std::size_t Connection::DiscardUnreadInput() {
+  std::size_t dropped = buf_.size() - std::min(pos_, buf_.size());
+  buf_.clear();
+  pos_ = 0;
+  if (ssl_) return dropped;
+  // Before TLS the kernel's bytes count too: nothing the real server says
+  // over TLS can arrive before our ClientHello, so whatever is there now is
+  // plaintext. Bounded: a peer streaming garbage fails the handshake anyway.
+  char sink[4096];
+  for (int i = 0; i < 64; ++i) {
+    ssize_t n = recv(fd_.get(), sink, sizeof sink, MSG_DONTWAIT);
+    if (n <= 0) break;
+    dropped += static_cast<std::size_t>(n);
+  }
+  return dropped;
+}
+
 TlsFailure Connection::StartTls(Deadline deadline) {
   if (!tls_client_) {
     error_ = "no TLS configuration";

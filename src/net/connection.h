@@ -48,7 +48,10 @@ class Connection final : public Transport {
   ~Connection() override;
   IoStatus ReadLine(std::string& line, std::size_t max_len, Deadline deadline) override;
   IoStatus Write(std::string_view data, Deadline deadline) override;
-  bool HasBufferedInput() override;
+  std::size_t DiscardUnreadInput() override;
+  // True if the server sent bytes not read yet (for a holder deciding
+  // whether the server spoke up).
+  bool HasBufferedInput();
   TlsFailure StartTls(Deadline deadline) override;
   const TlsInfo* tls() const override { return tls_info_ ? tls_info_.get() : nullptr; }
   const std::string& last_error() const override { return error_; }

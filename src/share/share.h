@@ -101,7 +101,13 @@ class HeldTransport final : public Transport {
   HeldTransport(UniqueFd fd, HeldStatus status) : fd_(std::move(fd)), status_(std::move(status)) {}
   IoStatus ReadLine(std::string& line, std::size_t max_len, Deadline deadline) override;
   IoStatus Write(std::string_view data, Deadline deadline) override;
-  bool HasBufferedInput() override { return pos_ < buf_.size(); }
+  // Never called (a held session's TLS is up already); drops what is buffered.
+  std::size_t DiscardUnreadInput() override {
+    std::size_t n = buf_.size() - std::min(pos_, buf_.size());
+    buf_.clear();
+    pos_ = 0;
+    return n;
+  }
   TlsFailure StartTls(Deadline) override { return TlsFailure::kHandshake; }
   const TlsInfo* tls() const override { return &status_.tls; }
   const std::string& last_error() const override { return error_; }

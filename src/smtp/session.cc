@@ -424,12 +424,12 @@ AttemptResult Session::Run(const Envelope& env, MessageSource& message, Deadline
       if (Status st = Receive(r, kStartTls, d); !st.ok()) return fail_early(st.failure());
       if (r.cls() == 2) {
         // CVE-2011-0411: anything the server sent after its 220 came in
-        // plaintext and must not be read as if it came over TLS.
-        if (transport_.HasBufferedInput()) {
-          log::Warning("plaintext data received from " + server_ + " after the STARTTLS response; possible "
-                       "command injection attack");
-          connection_broken_ = true;
-          return fail_early(Failure("4.7.5", "Cannot start TLS: unexpected plaintext after the STARTTLS response"));
+        // plaintext. It is dropped unread, as smtp(8) does, so it can never
+        // pass for a reply that came over TLS; TLS then starts as usual.
+        if (std::size_t dropped = transport_.DiscardUnreadInput()) {
+          log::Warning("discarded " + std::to_string(dropped) + " bytes of plaintext that " + server_ +
+                       " sent after its STARTTLS response (a broken server or a command injection attempt); "
+                       "they are never read as TLS data");
         }
         if (Status st = TlsHandshake(overall); !st.ok()) return fail_early(st.failure());
         if (Status st = Ehlo(overall, result); !st.ok()) return fail_early(st.failure());  // forget pre-TLS capabilities

@@ -16,7 +16,10 @@ class FakeTransport final : public Transport {
   std::string written;
   TlsFailure tls_result = TlsFailure::kNone;
   bool tls_verified = true;
-  bool buffered_after_starttls = false;
+  // How many of the next replies the "server" sent in the same segment as its
+  // 220 to STARTTLS: DiscardUnreadInput drops them.
+  std::size_t injected_after_starttls = 0;
+  std::size_t discarded = 0;
   bool timeout_when_empty = false;
 
   IoStatus ReadLine(std::string& line, std::size_t max_len, Deadline) override {
@@ -32,7 +35,15 @@ class FakeTransport final : public Transport {
     written.append(data);
     return IoStatus::kOk;
   }
-  bool HasBufferedInput() override { return buffered_after_starttls; }
+  std::size_t DiscardUnreadInput() override {
+    std::size_t bytes = 0;
+    for (; injected_after_starttls > 0 && !replies.empty(); --injected_after_starttls) {
+      bytes += replies.front().size() + 2;
+      replies.pop_front();
+    }
+    discarded += bytes;
+    return bytes;
+  }
   bool tls_tried = false;
   TlsFailure StartTls(Deadline) override {
     tls_tried = true;

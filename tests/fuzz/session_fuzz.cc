@@ -109,7 +109,12 @@ class HostileTransport final : public Transport {
     }
     return IoStatus::kOk;
   }
-  bool HasBufferedInput() override { return inject_ || !pending_.empty(); }
+  std::size_t DiscardUnreadInput() override {
+    std::size_t n = pending_.size() + (inject_ ? 1 : 0);
+    pending_.clear();
+    inject_ = false;
+    return n;
+  }
   TlsFailure StartTls(Deadline) override {
     if (tls_result_ == TlsFailure::kNone) tls_up_ = true;
     return tls_result_;

@@ -93,16 +93,20 @@ BOOST_AUTO_TEST_CASE(untrusted_ca_defers) {
 
 BOOST_AUTO_TEST_CASE(plaintext_injected_after_starttls_reply) {
   ScriptedServer srv;
-  // The 220 and an injected reply in one segment: CVE-2011-0411.
+  // The 220 and an injected reply in one segment: CVE-2011-0411. As smtp(8):
+  // the injected line is dropped unread and TLS starts; read as the EHLO
+  // reply after TLS, its 554 would end the session.
   srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS")
-      .SendRaw("220 go ahead\r\n250 injected\r\n").Expect("anything");
+      .SendRaw("220 go ahead\r\n554 5.7.1 injected\r\n").StartTls(Certs() + "/server.pem", Certs() + "/server.key")
+      .Expect("EHLO").Send("250-mx").Send("250 AUTH PLAIN").Expect("AUTH PLAIN").Send("235 2.7.0 ok")
+      .Expect("MAIL").Send("250 ok").Expect("RCPT").Send("250 ok").Expect("DATA").Send("354 go").ReadData()
+      .Send("250 2.0.0 queued").Expect("QUIT").Send("221 bye");
   srv.Start();
   Client c;
   AttemptResult r = c.Run(srv.port());
-  srv.Finish();
-  BOOST_REQUIRE(r.failure);
-  BOOST_TEST(r.failure->dsn() == "4.7.5");
-  BOOST_TEST(r.failure->text().find("plaintext") != std::string::npos);
+  BOOST_TEST(srv.Finish() == "");
+  BOOST_TEST(r.delivered);
+  BOOST_TEST(!r.failure);
 }
 
 BOOST_AUTO_TEST_CASE(auth_rejected_soft_and_hard) {
