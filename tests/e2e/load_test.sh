@@ -33,25 +33,38 @@ src=$!
 for ((i = 0; i < 600; i++)); do
   [ "$(delivered)" -ge $((COUNT / 3)) ] && break
   kill -0 $src 2>/dev/null || [ "$(delivered)" -gt 0 ] || die "smtp-source ended before anything was delivered"
-  sleep 0.1
+  sleep 0.05
 done
-# An orderly stop, as for maintenance: first make the smarthost defer
+# Without sharing, an orderly stop, as for maintenance: first make the smarthost defer
 # every new transaction (450 at RCPT, so no new session reaches DATA) and
 # let sessions in flight finish under the old configuration, then stop
 # Postfix. Killing smtpd between its queueing a message and its 250 reply
 # would make any SMTP client send that message again (RFC 1047's window,
 # which authrelay logs as "message may be sent more than once").
-log "$(delivered) delivered; stopping the smarthost for ${OUTAGE}s"
-postconf -c "$S" -e "smtpd_client_restrictions = defer"
-ns postfix -c "$S" reload >/dev/null 2>&1
-# With sharing, held sessions keep their smtpd (and its old configuration):
-# in a 3 s grace they deliver the whole slice and no outage is ever seen. So
-# the stop is abrupt there, which also tests what sharing must survive: its
-# sessions cut mid-transaction (a duplicate is allowed only when logged
-# "may be sent more than once").
-if [ "${AUTHRELAY_LOAD_SHARE:-0}" = 1 ]; then sleep 0.2; else sleep 3; fi
-ns postfix -c "$S" stop >/dev/null 2>&1
-postconf -c "$S" -e "smtpd_client_restrictions ="
+if [ "${AUTHRELAY_LOAD_SHARE:-0}" = 1 ]; then
+  # With sharing, held sessions keep their smtpd, which `postfix stop` leaves
+  # running until its client leaves (never, for a held session), and a
+  # delivery over a held session takes a few milliseconds: any orderly stop
+  # comes after the whole slice has gone. So the smarthost dies abruptly
+  # here: its master and its own smtpd processes (found by their working
+  # directory, its queue) get SIGKILL; the relay's smtpd, which is receiving
+  # the injection, is left alone. This is also what sharing must survive:
+  # sessions cut mid-transaction (a duplicate is allowed only when logged
+  # "may be sent more than once").
+  log "$(delivered) delivered; killing the smarthost for ${OUTAGE}s"
+  squeue=$(readlink -f "$(postconf -c "$S" -h queue_directory)")
+  kill -KILL "$(sed 1q "$squeue/pid/master.pid" | tr -d ' ')" 2>/dev/null || true
+  for p in $(pgrep -x smtpd); do
+    [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$squeue" ] && kill -KILL "$p" 2>/dev/null || true
+  done
+else
+  log "$(delivered) delivered; stopping the smarthost for ${OUTAGE}s"
+  postconf -c "$S" -e "smtpd_client_restrictions = defer"
+  ns postfix -c "$S" reload >/dev/null 2>&1
+  sleep 3
+  ns postfix -c "$S" stop >/dev/null 2>&1
+  postconf -c "$S" -e "smtpd_client_restrictions ="
+fi
 sleep "$OUTAGE"
 deferred=$(grep -c 'status=deferred' "$R/maillog" || true)
 log "starting the smarthost again ($deferred deferrals logged meanwhile); flushing the relay queue"
