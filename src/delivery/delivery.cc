@@ -186,6 +186,15 @@ void InitLogging(const Options& o, const std::string& file, bool to_stderr) {
   log::SetQueueId(o.queue_id);
 }
 
+int ReportBadOptions(const Failure& failure) {
+  Report report = FailureReport(failure);
+  std::fprintf(stdout, "%s\n", report.line.c_str());
+  if (!failure.detail().empty() && isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "%s\n%s", failure.detail().c_str(), UsageText().c_str());
+  }
+  return report.exit_code;
+}
+
 std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried) {
   auto start = Clock::now();
   InitLogging(o, "", false);  // syslog until main.cf says otherwise
