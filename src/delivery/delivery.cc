@@ -96,10 +96,11 @@ class NoConnector final : public Connector {
   }
 };
 
-// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
-// opened here, DNS and TCP through the system.
 }  // namespace
 
+// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
+// opened here, DNS through the system; TCP, TLS and SASL through `direct`,
+// or held sessions only when it is null (the front program).
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
                 Deadline deadline, bool dry_run, bool trace, const DirectPath* direct, bool* needs_direct,
                 const std::string& queue_id, const SharingConfig* sharing) {
