@@ -14,7 +14,7 @@
 #     could not tell a legal include from an illegal one.
 #
 # The graph functions (_authrelay_layer_*) work on plain variables so the
-# self-tests in cmake/tests/ can run them in script mode (cmake -P).
+# self-tests in tests/layers/ can run them in script mode (cmake -P).
 
 # Every third-party header prefix a layer may declare with EXTERNAL_*.
 set(AUTHRELAY_POLICED_HEADERS openssl/ sasl/ curl/ lmdb.h db.h boost/log/ nlohmann/ sha2.h)

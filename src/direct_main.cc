@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -24,25 +23,15 @@ int main(int argc, char** argv) {
   authrelay::Report report;
   try {
     auto options = authrelay::ParseOptions(args);
-    if (!options.ok()) {
-      report = authrelay::FailureReport(options.failure());
-      std::fprintf(stdout, "%s\n", report.line.c_str());
-      if (!options.failure().detail().empty() && isatty(STDERR_FILENO)) {
-        std::fprintf(stderr, "%s\n%s", options.failure().detail().c_str(), authrelay::UsageText().c_str());
-      }
-      return report.exit_code;
-    }
+    if (!options.ok()) return authrelay::ReportBadOptions(options.failure());
     if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
     authrelay::FdMessageSource message(STDIN_FILENO);
     const char* tried = std::getenv(authrelay::kHeldTriedEnv);
     bool held_tried = tried && std::string(tried) == "1";
     unsetenv(authrelay::kHeldTriedEnv);  // not for the holder or any child
     report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath(), held_tried);
-  } catch (const std::exception&) {
-    // Our bug must defer the mail, never bounce it.
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   } catch (...) {
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
+    report = authrelay::InternalErrorReport();
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);

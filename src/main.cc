@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -73,14 +72,7 @@ int main(int argc, char** argv) {
   authrelay::Report report;
   try {
     auto options = authrelay::ParseOptions(args);
-    if (!options.ok()) {
-      report = authrelay::FailureReport(options.failure());
-      std::fprintf(stdout, "%s\n", report.line.c_str());
-      if (!options.failure().detail().empty() && isatty(STDERR_FILENO)) {
-        std::fprintf(stderr, "%s\n%s", options.failure().detail().c_str(), authrelay::UsageText().c_str());
-      }
-      return report.exit_code;
-    }
+    if (!options.ok()) return authrelay::ReportBadOptions(options.failure());
     if (options.value().mode != authrelay::Mode::kDeliver) {
       report = ExecDirect(argv);
       std::fprintf(stdout, "%s\n", report.line.c_str());
@@ -105,16 +97,11 @@ int main(int argc, char** argv) {
       // should that change, the message is no longer whole on stdin.
       authrelay::log::ReleaseHeldLines();
       authrelay::log::Error("a delivery over a held session was given up after reading the message; deferred");
-      report = {"4.3.0 internal error in authrelay (held session given up after the message was read)",
-                authrelay::kExitTempFail, "4.3.0"};
+      report = authrelay::InternalErrorReport("held session given up after the message was read");
     }
-  } catch (const std::exception&) {
-    // Our bug must defer the mail, never bounce it.
-    authrelay::log::ReleaseHeldLines();
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
   } catch (...) {
     authrelay::log::ReleaseHeldLines();
-    report = {"4.3.0 internal error in authrelay", authrelay::kExitTempFail, "4.3.0"};
+    report = authrelay::InternalErrorReport();
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);

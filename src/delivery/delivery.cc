@@ -96,10 +96,11 @@ class NoConnector final : public Connector {
   }
 };
 
-// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
-// opened here, DNS and TCP through the system.
 }  // namespace
 
+// The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
+// opened here, DNS through the system; TCP, TLS and SASL through `direct`,
+// or held sessions only when it is null (the front program).
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
                 Deadline deadline, bool dry_run, bool trace, const DirectPath* direct, bool* needs_direct,
                 const std::string& queue_id, const SharingConfig* sharing) {
@@ -184,6 +185,15 @@ void InitLogging(const Options& o, const std::string& file, bool to_stderr) {
   lo.to_stderr = to_stderr;
   log::Init(lo);
   log::SetQueueId(o.queue_id);
+}
+
+int ReportBadOptions(const Failure& failure) {
+  Report report = FailureReport(failure);
+  std::fprintf(stdout, "%s\n", report.line.c_str());
+  if (!failure.detail().empty() && isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "%s\n%s", failure.detail().c_str(), UsageText().c_str());
+  }
+  return report.exit_code;
 }
 
 std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried) {

@@ -45,6 +45,11 @@ std::optional<Report> Deliver(const Options& options, MessageSource& message, co
 // authrelay-direct that it looked for a held session ("1").
 inline constexpr const char* kHeldTriedEnv = "AUTHRELAY_HELD_TRIED";
 
+// Arguments that did not parse: prints the status line, and on a terminal
+// the reason and the usage on stderr; returns the exit code. For the main()
+// of both programs.
+int ReportBadOptions(const Failure& failure);
+
 // Ops modes write human (or --json) output to stdout themselves and return
 // the exit code, which follows the delivery table.
 int RunOpsCommand(const Options& options);

@@ -5,6 +5,10 @@
 
 namespace authrelay {
 
+Report InternalErrorReport(const std::string& what) {
+  return FailureReport(Failure("4.3.0", "internal error in authrelay" + (what.empty() ? "" : " (" + what + ")")));
+}
+
 Report FailureReport(const Failure& failure, bool soft_bounce) {
   std::string dsn = failure.dsn();
   // Only a well-formed 4.x.x or 5.x.x may lead the line; anything else is

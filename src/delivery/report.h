@@ -26,5 +26,8 @@ Report SuccessReport(const std::string& server_reply);
 // The report for a finished attempt: its reply when delivered, else its
 // failure (a result with neither is our bug and defers).
 Report ReportFor(const AttemptResult& result, bool soft_bounce = false);
+// Our own bug (an exception that reached main, a state that cannot be): the
+// mail defers, never bounces. what, if given, is said in parentheses.
+Report InternalErrorReport(const std::string& what = "");
 
 }  // namespace authrelay

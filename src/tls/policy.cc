@@ -205,7 +205,8 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
     if (!p.protocols.empty() && !ProtocolRange(p.protocols, &lo, &hi, nullptr)) {
       const char* param = level >= TlsLevel::kEncrypt ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
       return ConfigProblem(std::string(param) + " = " + Printable(p.protocols, 100) +
-                           " is not a protocol list (use e.g. >=TLSv1.2, or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)");
+                           " is not a protocol list (use e.g. >=TLSv1.2, or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)")
+          .WithSetting(param);
     }
   }
   if (entry && entry->ciphers) p.ciphers = *entry->ciphers;

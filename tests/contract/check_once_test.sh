@@ -31,6 +31,8 @@ expect_count "a CA file that does not exist: one error for the general check and
 expect_count "a client certificate that cannot load: one error for two next hops sharing the TLS settings" \
   1 '^error: cannot load smtp_tls_cert_file /nonexistent/cert.pem' -- --nexthop="$TWO" \
   -o smtp_tls_cert_file=/nonexistent/cert.pem
+expect_count "a bad smtp_tls_mandatory_protocols: one error for the general check and two next hops" \
+  1 '^error: smtp_tls_mandatory_protocols = ' -- --nexthop="$TWO" -o 'smtp_tls_mandatory_protocols=>=TLSv9'
 expect_count "smtp_tls_wrappermode below encrypt: one error for two next hops" \
   1 '^error: smtp_tls_wrappermode = yes requires' -- --nexthop="$TWO" -o smtp_tls_wrappermode=yes \
   -o smtp_tls_security_level=may

@@ -38,12 +38,15 @@ t_keep_secret() {
 
 # t_serve OUT CMD...: starts a helper server in the background with its
 # output in OUT and waits (5 s at most) for it to print "ready"; its pid
-# is then in T_SERVER_PID.
+# is then in T_SERVER_PID. Says so and returns 1 if it never did, so the
+# failures that follow are not the first clue.
 t_serve() {
   local out=$1; shift
   "$@" > "$out" 2>&1 &
   T_SERVER_PID=$!
-  for _ in $(seq 50); do grep -q ready "$out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 50); do grep -q ready "$out" 2>/dev/null && return 0; sleep 0.1; done
+  echo "${T_PREFIX}helper server $1 did not print ready within 5 s: $(tail -3 "$out" 2>/dev/null | tr '\n' ' ')" >&"$T_FD"
+  return 1
 }
 
 # Stops a helper server started here (nothing if the pid is empty).

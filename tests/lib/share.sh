@@ -17,6 +17,10 @@ start_server() {
     relay@mx.test "$PASSWORD" "$@" &
   SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+  if [ ! -s "$T/port" ]; then
+    echo "${T_PREFIX}the recording server ($name) wrote no port within 5 s" >&2
+    return 1
+  fi
   PORT=$(cat "$T/port")
 }
 # How many events of a kind the server recorded: count EVENT.

@@ -60,4 +60,12 @@ BOOST_AUTO_TEST_CASE(one_result_from_session_to_report) {
   BOOST_TEST(ReportFor(neither).exit_code == kExitTempFail);
 }
 
+BOOST_AUTO_TEST_CASE(internal_error_defers) {
+  Report r = InternalErrorReport();
+  BOOST_TEST(r.line == "4.3.0 internal error in authrelay");
+  BOOST_TEST(r.exit_code == kExitTempFail);
+  BOOST_TEST(r.dsn == "4.3.0");
+  BOOST_TEST(InternalErrorReport("what happened").line == "4.3.0 internal error in authrelay (what happened)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

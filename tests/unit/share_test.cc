@@ -21,9 +21,36 @@ BOOST_AUTO_TEST_CASE(sha256_vectors) {
              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
-BOOST_AUTO_TEST_CASE(hmac_rfc4231_case2) {
-  BOOST_TEST(Hex(HmacSha256("Jefe", "what do ya want for nothing?")) ==
-             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+// All seven RFC 4231 cases: a short key, keys around and above the block
+// size (6 and 7 hash a 131-byte key first), data longer than a block, and
+// case 5's output truncated to 128 bits.
+BOOST_AUTO_TEST_CASE(hmac_rfc4231_vectors) {
+  std::string key4;
+  for (char c = 1; c <= 25; ++c) key4.push_back(c);
+  const std::string big_key(131, '\xaa');
+  struct Vector {
+    std::string key, data;
+    const char* mac;  // hex; case 5 gives only the first 16 bytes
+  };
+  const Vector vectors[] = {
+      {std::string(20, '\x0b'), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {std::string(20, '\xaa'), std::string(50, '\xdd'),
+       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+      {key4, std::string(50, '\xcd'), "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      {std::string(20, '\x0c'), "Test With Truncation", "a3b6167473100ee06e0c796c2955552b"},
+      {big_key, "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {big_key,
+       "This is a test using a larger than block-size key and a larger than block-size data. The key needs to "
+       "be hashed before being used by the HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+  };
+  for (int n = 1; const auto& v : vectors) {
+    std::string mac = Hex(HmacSha256(v.key, v.data));
+    BOOST_TEST(mac.substr(0, std::string(v.mac).size()) == v.mac, "RFC 4231 case " << n);
+    ++n;
+  }
 }
 
 BOOST_AUTO_TEST_CASE(matches_openssl_at_every_length) {
@@ -66,6 +93,11 @@ BOOST_AUTO_TEST_CASE(base64_vectors_and_strictness) {
   // Blanks inside (four, so the length still divides by 4): libresolv alone would skip them.
   for (const char* bad :
        {"Zm9v    YmFy", "Zm9v\t\t\t\tYmFy", "Zm9", "Zm9 YmFy", "Zm9v\nYmFy", "Zg=a", "Z===", "====", "Zm9v!mFy", "Zm=v"}) {
+    BOOST_TEST(!Base64Decode(bad).has_value(), bad);
+  }
+  // RFC 4648 §3.5: bits past the last byte must be zero ("Zh==" would also
+  // read as "f"), and padding only ends the text, never a quantum inside it.
+  for (const char* bad : {"Zh==", "Zm9=", "Zg==Zg==", "Zg", "Zm8"}) {
     BOOST_TEST(!Base64Decode(bad).has_value(), bad);
   }
 }
