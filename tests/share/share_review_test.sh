@@ -53,9 +53,9 @@ kill -9 "$HP" 2>/dev/null || true
 rm -f "$A/share/$KEY".*
 # The server wedges: its held session's holder takes the delivery and the
 # RSET is never answered; a new connection is accepted and never greeted.
-kill "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
+for p in $(ip netns pids "$NS"); do kill -9 "$p" 2>/dev/null || true; done
 SERVER_PID=
+sleep 0.3
 as_nobody /usr/bin/python3 - "$A/share/$KEY.0" "$A/wedged" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -101,6 +101,15 @@ rm -f "$A/share/$KEY".* "$A/wedged"
 # ---- authrelay-direct missing, or the front program again -------------------
 start_server review2
 write_map "$A" sasl_passwd
+# -v on both sides of the exec: the front's lines (held, then dropped or
+# released) and authrelay-direct's show no secret.
+deliver nobody "$A" -v
+deliver nobody "$A" -v
+check "-v: the second delivery reused the session (rc=$RC)" '[ "$RC" = 0 ] && grep -q "conn_use=2, " "$A/log"'
+check "-v: no secret in the log" '! grep -qF "$PASSWORD" "$A/log"'
+# No holder left: the next deliveries must go through authrelay-direct.
+for p in $(ip netns pids "$NS"); do [ "$p" = "$SERVER_PID" ] || kill -9 "$p" 2>/dev/null || true; done
+rm -f "$A"/share/*.[0-9]*
 mkdir -m 755 "$T/bin"
 cp "$BIN" "$T/bin/authrelay"
 REAL_BIN=$BIN
