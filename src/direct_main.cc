@@ -6,8 +6,13 @@
 // ops command, and prints the one status line.
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -16,8 +21,44 @@
 #include "delivery/delivery.h"
 #include "share/share.h"
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the front program said through the environment when it exec'd us.
+struct Handover {
+  bool held_tried = false;         // it looked for a held session
+  Clock::time_point started;       // when the run began (now, if not told)
+};
+
+// Reads and removes the front program's variables (they are for this
+// process only: not for the holder, postqueue or any other child). Only a
+// start in the past is taken: a caller's value can shorten the run's
+// deadline, never lengthen it.
+Handover TakeHandover() {
+  Handover h;
+  h.started = Clock::now();
+  const char* tried = std::getenv(authrelay::kHeldTriedEnv);
+  h.held_tried = tried && std::string(tried) == "1";
+  if (const char* text = std::getenv(authrelay::kStartedEnv)) {
+    long long ns = 0;
+    auto [end, ec] = std::from_chars(text, text + std::strlen(text), ns);
+    if (ec == std::errc() && *end == '\0' && ns >= 0) {
+      Clock::time_point started{std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns))};
+      h.started = std::min(started, h.started);
+    }
+  }
+  for (const char* name : {authrelay::kHeldTriedEnv, authrelay::kStartedEnv, authrelay::kFromFrontEnv}) {
+    unsetenv(name);
+  }
+  return h;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   authrelay::HardenProcess();
+  const Handover handover = TakeHandover();
   authrelay::share::RememberArgv(argc, argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   authrelay::Report report;
@@ -26,10 +67,8 @@ int main(int argc, char** argv) {
     if (!options.ok()) return authrelay::ReportBadOptions(options.failure());
     if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
     authrelay::FdMessageSource message(STDIN_FILENO);
-    const char* tried = std::getenv(authrelay::kHeldTriedEnv);
-    bool held_tried = tried && std::string(tried) == "1";
-    unsetenv(authrelay::kHeldTriedEnv);  // not for the holder or any child
-    report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath(), held_tried);
+    report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath(), handover.held_tried,
+                                 handover.started);
   } catch (...) {
     report = authrelay::InternalErrorReport();
   }

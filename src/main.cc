@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,14 +39,35 @@ std::string DirectProgramPath() {
   return path.substr(0, path.rfind('/') + 1) + kDirectProgram;
 }
 
-// Returns only if the exec failed: the report that says so.
+// When this run started, on the monotonic clock: authrelay-direct's
+// deadline counts from here (delivery.h, kStartedEnv).
+const auto kStarted = std::chrono::steady_clock::now();
+
+// Returns only if the exec failed: the report that says so. The status
+// line names no local path; the log line does.
 authrelay::Report ExecDirect(char** argv) {
   std::string path = DirectProgramPath();
+  setenv(authrelay::kFromFrontEnv, "1", 1);
+  setenv(authrelay::kStartedEnv,
+         std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(kStarted.time_since_epoch()).count())
+             .c_str(),
+         1);
   execv(path.c_str(), argv);
   std::string why = std::strerror(errno);
   authrelay::log::Error("cannot run " + path + ": " + why +
                         " (it is installed beside authrelay; reinstall the authrelay package)");
-  return {"4.3.5 cannot run " + path + ": " + why, authrelay::kExitTempFail, "4.3.5"};
+  return {"4.3.5 mail system configuration error: cannot run authrelay-direct: " + why, authrelay::kExitTempFail,
+          "4.3.5"};
+}
+
+// authrelay-direct that is this program again (a link to it, or a wrapper
+// that runs it) would exec itself until Postfix's time limit, which
+// bounces: defer at once instead.
+authrelay::Report ExecLoop() {
+  authrelay::log::Error("authrelay-direct runs the front program authrelay again (is it a link to authrelay?); "
+                        "reinstall the authrelay package");
+  return {"4.3.5 mail system configuration error: authrelay-direct is not installed correctly",
+          authrelay::kExitTempFail, "4.3.5"};
 }
 
 // stdin, counting what was read: the message may go to authrelay-direct
@@ -73,6 +95,12 @@ int main(int argc, char** argv) {
   try {
     auto options = authrelay::ParseOptions(args);
     if (!options.ok()) return authrelay::ReportBadOptions(options.failure());
+    if (std::getenv(authrelay::kFromFrontEnv)) {
+      if (options.value().mode == authrelay::Mode::kDeliver) authrelay::InitLogging(options.value(), "", false);
+      report = ExecLoop();
+      std::fprintf(stdout, "%s\n", report.line.c_str());
+      return report.exit_code;
+    }
     if (options.value().mode != authrelay::Mode::kDeliver) {
       report = ExecDirect(argv);
       std::fprintf(stdout, "%s\n", report.line.c_str());

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -196,8 +197,9 @@ int ReportBadOptions(const Failure& failure) {
   return report.exit_code;
 }
 
-std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried) {
-  auto start = Clock::now();
+std::optional<Report> Deliver(const Options& o, MessageSource& message, const DirectPath* direct, bool held_tried,
+                              Clock::time_point started) {
+  const auto start = std::min(started, Clock::now());
   InitLogging(o, "", false);  // syslog until main.cf says otherwise
   if (Status root = RefuseRoot(); !root.ok()) {
     log::Error(root.failure().detail());
@@ -265,7 +267,9 @@ std::optional<Report> Deliver(const Options& o, MessageSource& message, const Di
     return FailureReport(f, s.soft_bounce);
   }
 
-  Deadline deadline = Deadline::AfterSeconds(s.deadline_seconds);
+  // From the run's start, not this program's: Postfix's time limit counts
+  // the front program's time too.
+  Deadline deadline(start + std::chrono::seconds(s.deadline_seconds));
   std::optional<SharingConfig> sharing;
   if (auto share_settings = share::LoadShareSettings(ctx.value().cf); !share_settings.ok()) {
     log::Warning(share_settings.failure().text() + " (connection sharing off)");

@@ -3,6 +3,7 @@
 // and the SMTP session together; main() only calls these.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,11 +40,22 @@ const DirectPath& SystemDirectPath();
 // nullopt when the delivery needs a connection of its own, before anything
 // was logged as its result or read from `message`.
 // held_tried: the front program already looked for a held session.
+// started: when the run began (the front program's start, for
+// authrelay-direct): the deadline counts from there, so the time the front
+// spent on a held session is not given again after the exec.
 std::optional<Report> Deliver(const Options& options, MessageSource& message, const DirectPath* direct,
-                              bool held_tried = false);
+                              bool held_tried = false,
+                              std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
 // The environment variable by which the front program tells
 // authrelay-direct that it looked for a held session ("1").
 inline constexpr const char* kHeldTriedEnv = "AUTHRELAY_HELD_TRIED";
+// The front program's start on the monotonic clock (nanoseconds), for
+// authrelay-direct's deadline.
+inline constexpr const char* kStartedEnv = "AUTHRELAY_STARTED";
+// Set by the front program for the program it execs: a front program that
+// finds it was exec'd so (authrelay-direct is a link to it, or runs it)
+// stops instead of exec'ing itself until Postfix's time limit.
+inline constexpr const char* kFromFrontEnv = "AUTHRELAY_FROM_FRONT";
 
 // Arguments that did not parse: prints the status line, and on a terminal
 // the reason and the usage on stderr; returns the exit code. For the main()

@@ -1,6 +1,9 @@
 #include "share/key.h"
 
+#include <dirent.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace authrelay::share {
 
@@ -11,6 +14,24 @@ namespace {
 std::string TableIdentity(const std::string& table) {
   std::string path = table.substr(table.find(':') == std::string::npos ? 0 : table.find(':') + 1);
   return FileIdentity(path) + "|" + FileIdentity(path + ".db") + "|" + FileIdentity(path + ".lmdb");
+}
+
+// A CA directory (smtp_tls_CApath): its own identity and every entry's
+// (stat follows the c_rehash links to their certificates). A certificate
+// rewritten in place changes neither the directory's size nor its mtime.
+std::string DirectoryIdentity(const std::string& dir) {
+  std::string out = FileIdentity(dir);
+  if (dir.empty()) return out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) out += "|" + FileIdentity(dir + "/" + n);
+  return out;
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -40,7 +61,7 @@ KeyMaterial SessionKeyMaterial(const Settings& s, const NextHop& hop, const Endp
   // The whole TLS policy, and the identity of every file it trusts.
   m.Add("tls.level", TlsLevelName(tls.level));
   m.Add("tls.ca_file", FileIdentity(tls.ca_file));
-  m.Add("tls.ca_path", FileIdentity(tls.ca_path));
+  m.Add("tls.ca_path", DirectoryIdentity(tls.ca_path));
   m.Add("tls.protocols", tls.protocols);
   m.Add("tls.match", Join(tls.match_names));
   m.Add("tls.fingerprints", Join(tls.fingerprints));

@@ -1,6 +1,12 @@
 // The self-contained SHA-256/HMAC that names shared sessions, against the
 // FIPS 180-4 and RFC 4231 vectors and OpenSSL for every length around the
 // padding boundaries; and the key material's framing and fields.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -130,6 +136,40 @@ BOOST_AUTO_TEST_CASE(key_material_parts_egress_proxies) {
   BOOST_TEST(text(&a.value()) != text(&b.value()));
   BOOST_TEST(text(&a.value()) != text(&a_login.value()));
   BOOST_TEST(text(&a.value()) != text(nullptr));
+}
+
+// smtp_tls_CApath: a CA file in the directory rewritten in place (the
+// directory's own size and mtime do not change) is a changed CA: the key
+// must change, so a session verified against the old CA is not reused.
+BOOST_AUTO_TEST_CASE(key_material_follows_ca_path_contents) {
+  char tmpl[] = "/tmp/authrelay-capath.XXXXXX";
+  BOOST_REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  auto write = [](const std::string& path, const std::string& text) {
+    std::FILE* f = std::fopen(path.c_str(), "w");  // truncates in place: same inode
+    BOOST_REQUIRE(f != nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  write(dir + "/ca.pem", "old CA\n");
+  authrelay::Settings s;
+  authrelay::NextHop hop;
+  hop.verbatim = "[mx.test]:587";
+  authrelay::Endpoint ep = authrelay::ProxiedEndpoint("mx.test", 587);
+  authrelay::TlsPolicy tls;
+  tls.level = authrelay::TlsLevel::kSecure;
+  tls.ca_path = dir;
+  std::string before = SessionKeyMaterial(s, hop, ep, nullptr, tls, false, nullptr).text();
+  struct stat dir_before{};
+  BOOST_REQUIRE(stat(dir.c_str(), &dir_before) == 0);
+  write(dir + "/ca.pem", "a new CA, longer\n");
+  struct stat dir_after{};
+  BOOST_REQUIRE(stat(dir.c_str(), &dir_after) == 0);
+  BOOST_REQUIRE(dir_before.st_mtim.tv_nsec == dir_after.st_mtim.tv_nsec);  // the case: only the file changed
+  std::string after = SessionKeyMaterial(s, hop, ep, nullptr, tls, false, nullptr).text();
+  BOOST_TEST(before != after);
+  std::remove((dir + "/ca.pem").c_str());
+  rmdir(dir.c_str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
