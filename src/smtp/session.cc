@@ -344,7 +344,8 @@ Failure Session::MimeRefused() {
   connection_broken_ = true;
   return Failure("5.6.0", "MIME nesting exceeds safety limit: more than mime_nesting_limit = " +
                               std::to_string(policy_.mime.nesting_limit) +
-                              " multipart levels, and server " + server_ + " needs it converted (no 8BITMIME)");
+                              " multipart levels, and server " + server_ + " needs it converted (no 8BITMIME)")
+      .WithFix("raise mime_nesting_limit, or set disable_mime_output_conversion = yes to send it unconverted");
 }
 
 void Session::QuitIfTalking(Deadline overall) {

@@ -63,6 +63,7 @@ BOOST_AUTO_TEST_CASE(too_deep_nesting_drops_the_connection_before_the_dot) {
   BOOST_REQUIRE(r.failure);
   BOOST_TEST(r.failure->dsn() == "5.6.0");
   BOOST_TEST(r.failure->text().find("MIME nesting exceeds safety limit") == 0u);
+  BOOST_TEST(r.failure->fix().find("mime_nesting_limit") != std::string::npos);  // says how to get it out
   BOOST_TEST(!r.try_next);
   BOOST_TEST(t.written.find("\r\n.\r\n") == std::string::npos);  // no end of data
   BOOST_TEST(t.written.find("QUIT") == std::string::npos);        // nothing more on that connection
