@@ -94,4 +94,9 @@ log "$(grep -m1 '^next hop' <<<"$c")"
 grep -q "^next hop tlsmx.test:587 (MX host smarthost.test): TLS verify (smtp_tls_policy_maps)" <<<"$c" \
   && ok "--check resolves the policy for the MX host" || bad "--check MX: $c"
 
+# The DNS server is this suite's: it must be gone when the suite is.
+stop_dns
+if pgrep -f -- "--pid-file=$E2E_DIR/dnsmasq.pid" >/dev/null; then bad "dnsmasq still running after stop_dns"
+else ok "dnsmasq stopped with the suite"; fi
+
 e2e_finish

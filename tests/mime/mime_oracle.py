@@ -457,7 +457,8 @@ def main():
                                     f"{lb[i] if i < len(lb) else b'<end>'!r}")
                 pa, pb = params(want["mail"]), params(got["mail"])
                 if service == "raw8":
-                    # Deliberate: authrelay declares BODY=8BITMIME whenever offered.
+                    # README deliberate difference body-8bitmime: authrelay declares
+                    # BODY=8BITMIME whenever the server offers it.
                     pa["BODY"] = "8BITMIME"
                 if pa != pb:
                     failures.append(f"{name}/{service}: MAIL FROM differs: smtp(8) {want['mail']!r} "
