@@ -7,6 +7,10 @@
 //  - Lines longer than line_limit are broken as smtp(8) does with
 //    smtp_line_length_limit: CRLF, then a SPACE starts the continuation.
 //    0 means no limit.
+//    smtp(8) reads a long line in queue-file records of 2048 bytes and
+//    writes the SPACE as soon as a record ends exactly at the limit; when
+//    that record is also the line's last, the line is followed by a line
+//    holding just that SPACE. We send the same bytes.
 //  - Finish() ends an unterminated last line and writes ".CRLF".
 // Streaming: Encode() may be called with any chunking; state carries over.
 #pragma once
@@ -28,8 +32,13 @@ class DataEncoder {
   bool saw_8bit() const { return saw_8bit_; }
 
  private:
+  // Postfix's line_length_limit: the queue-file record size smtp(8) reads.
+  static constexpr std::size_t kRecordBytes = 2048;
+  void EndLine(std::string& out);
+
   std::size_t limit_;
-  std::size_t column_ = 0;  // content bytes on the current output line
+  std::size_t column_ = 0;      // content bytes on the current output line
+  std::size_t line_bytes_ = 0;  // content bytes of the current input line
   bool after_cr_ = false;   // the last input byte was CR
   bool saw_8bit_ = false;
 };

@@ -344,6 +344,13 @@ void MimeDowngrader::ContentType(std::string_view value) {
     return;
   }
   if (IsWord(t[0], "message")) {
+    // message/global (internationalized mail) may carry any transfer
+    // encoding, so smtp(8) treats it as a leaf: its body becomes
+    // quoted-printable and is labelled so (never "7bit").
+    if (has_subtype && IsWord(t[2], "global")) {
+      type_ = Type::kOther;
+      return;
+    }
     type_ = Type::kMessage;
     subtype_ = Subtype::kOther;
     if (has_subtype) {
@@ -363,7 +370,10 @@ void MimeDowngrader::ContentType(std::string_view value) {
     // hide a part.
     while (tokenizer.Next(t, 3, ';')) {
       if (t.size() >= 3 && IsWord(t[0], "boundary") && t[1].kind == Token::kSpecial && t[1].value == "=") {
-        if (stack_.size() > options_.nesting_limit) {
+        // smtp(8) counts from one level below ours: with the limit at N it
+        // sends N + 2 nested multiparts and refuses the (N + 3)rd (checked
+        // against Postfix 3.7 at N = 3 and N = 100).
+        if (stack_.size() > options_.nesting_limit + 1) {
           if (options_.output_conversion) nesting_exceeded_ = true;
         } else {
           std::string boundary = t[2].value.substr(0, options_.boundary_length_limit);

@@ -50,7 +50,8 @@ class MimeDowngrader {
   void Feed(std::string_view input, std::string& out);
   // Ends an unterminated last line and flushes what is held back.
   void Finish(std::string& out);
-  // Set once the multipart nesting passed mime_nesting_limit: smtp(8) then
+  // Set once the multipart nesting passed smtp(8)'s limit (more than
+  // mime_nesting_limit + 2 levels, as it counts them): smtp(8) then
   // refuses the message for good (5.6.0) instead of sending it.
   bool nesting_exceeded() const { return nesting_exceeded_; }
 

@@ -119,6 +119,14 @@ CASES = {
     # would convert, and sends it when it would not.
     "nesting": msg("Subject: deep\nMIME-Version: 1.0\n" + "".join(
         f"Content-Type: multipart/mixed; boundary=n{i}\n\n--n{i}\n" for i in range(103)) + f"\n{U}\n"),
+    # One level shallower: smtp(8) still sends it (it refuses only beyond
+    # mime_nesting_limit + 2 levels).
+    "nesting_102": msg("Subject: deep\nMIME-Version: 1.0\n" + "".join(
+        f"Content-Type: multipart/mixed; boundary=n{i}\n\n--n{i}\n" for i in range(102))
+        + f"Content-Transfer-Encoding: 8bit\n\n{U}\n"),
+    # message/global may be encoded: smtp(8) makes it a quoted-printable leaf.
+    "message_global": msg("Subject: global\nMIME-Version: 1.0\nContent-Type: message/global\n"
+                          f"Content-Transfer-Encoding: 8bit\n\nSubject: {U}\nContent-Transfer-Encoding: 8bit\n\n{U}\n"),
     "no_blank": msg(f"Subject: no blank\nContent-Transfer-Encoding: 8bit\n{U} body\nCR\rinside\n"),
 }
 

@@ -109,6 +109,46 @@ BOOST_AUTO_TEST_CASE(plaintext_injected_after_starttls_reply) {
   BOOST_TEST(!r.failure);
 }
 
+BOOST_AUTO_TEST_CASE(injected_capabilities_are_never_used) {
+  ScriptedServer srv;
+  // An attacker appends a whole EHLO reply offering AUTH and 8BITMIME to
+  // the STARTTLS 220. The server's own EHLO reply over TLS offers neither:
+  // no credential may be sent and the 8-bit body must be converted.
+  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS")
+      .SendRaw("220 go ahead\r\n250-mx\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+      .StartTls(Certs() + "/server.pem", Certs() + "/server.key")
+      .Expect("EHLO").Send("250-mx").Send("250 PIPELINING")
+      .Expect("MAIL").Expect("RCPT").Expect("DATA").Send("250 ok").Send("250 ok").Send("354 go").ReadData()
+      .Send("250 2.0.0 queued").Expect("QUIT").Send("221 bye");
+  srv.Start();
+  Client c;
+  AttemptResult r = c.Run(srv.port(), true, "Content-Transfer-Encoding: 8bit\n\n\xe4\n");
+  BOOST_TEST(srv.Finish() == "");
+  BOOST_TEST(r.delivered);
+  for (const auto& l : srv.received()) {
+    BOOST_TEST(l.find("AUTH") == std::string::npos, l);
+    BOOST_TEST(l.find("BODY=8BITMIME") == std::string::npos, l);
+  }
+  BOOST_TEST(srv.data() == "Content-Transfer-Encoding: quoted-printable\n\n=E4\n");
+}
+
+BOOST_AUTO_TEST_CASE(plaintext_trickled_after_starttls_reply_fails_the_handshake) {
+  ScriptedServer srv;
+  // Injected bytes that arrive after the client has dropped what was
+  // there: they reach the TLS handshake, which must fail (defer), never
+  // be read as a reply.
+  srv.Send("220 mx").Expect("EHLO").Send("250-mx").Send("250 STARTTLS").Expect("STARTTLS")
+      .Send("220 go ahead").Trickle("250-mx\r\n250 AUTH PLAIN\r\n", 20, 5);
+  srv.Start();
+  Client c;
+  AttemptResult r = c.Run(srv.port());
+  srv.Finish();
+  BOOST_TEST(!r.delivered);
+  BOOST_REQUIRE(r.failure);
+  BOOST_TEST(!r.failure->permanent());
+  for (const auto& l : srv.received()) BOOST_TEST(l.find("AUTH") == std::string::npos, l);
+}
+
 BOOST_AUTO_TEST_CASE(auth_rejected_soft_and_hard) {
   for (bool soft : {true, false}) {
     ScriptedServer srv;

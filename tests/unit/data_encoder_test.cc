@@ -82,4 +82,21 @@ BOOST_AUTO_TEST_CASE(no_bare_lf_or_cr_in_any_output) {
   BOOST_TEST(out.find("\r\n.\r\n") == out.size() - 5);  // only the terminator is a lone dot line
 }
 
+BOOST_AUTO_TEST_CASE(line_ending_where_a_record_and_a_break_meet) {
+  // smtp(8) (Postfix 3.7, smtp_line_length_limit = 998) sent a line of
+  // 2048 * 757 bytes (the first length where a 2048-byte queue record ends
+  // exactly at a 998-column break) followed by a line holding one SPACE.
+  std::string line(2048 * 757, 'L');
+  std::string out = Encode(line + "\nend\n", 998, 4096);
+  const std::string tail = "L\r\n \r\nend\r\n.\r\n";
+  BOOST_TEST(out.substr(out.size() - tail.size()) == tail);
+  // One byte shorter or longer: no such line.
+  for (std::size_t n : {line.size() - 1, line.size() + 1}) {
+    out = Encode(std::string(n, 'L') + "\nend\n");
+    BOOST_TEST(out.find("\r\n \r\n") == std::string::npos, n);
+  }
+  // A line of 2048 bytes is not at a break: nothing extra.
+  BOOST_TEST(Encode(std::string(2048, 'L') + "\n").find("\r\n \r\n") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
