@@ -252,19 +252,11 @@ class Checker {
     const TlsSettings& t = s_.tls;
     for (auto [param, value] : {std::pair{"smtp_tls_protocols", &t.protocols},
                                 std::pair{"smtp_tls_mandatory_protocols", &t.mandatory_protocols}}) {
-      int lo, hi;
-      if (!value->empty() && !ProtocolRange(*value, &lo, &hi, nullptr)) {
-        Error(std::string(param) + " = " + *value + " is not a protocol list",
-              std::string("use e.g. ") + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)", param);
-      }
+      if (auto problem = ProtocolListProblem(param, *value)) ReportOnce(*problem);
     }
-    for (auto [param, value, dflt] : {std::tuple{"smtp_tls_secure_cert_match", &t.secure_cert_match, "nexthop, dot-nexthop"},
-                                      std::tuple{"smtp_tls_verify_cert_match", &t.verify_cert_match, "hostname"}}) {
-      if (Trim(*value).empty() || Trim(*value).find_first_not_of(", \t:") == std::string_view::npos) {
-        Error(std::string(param) + " is empty: verification at that level would accept no certificate name, "
-                                   "so such deliveries defer",
-              std::string("set ") + param + " = " + dflt + " (the default), or remove the line", param);
-      }
+    for (auto [param, value] : {std::pair{"smtp_tls_secure_cert_match", &t.secure_cert_match},
+                                std::pair{"smtp_tls_verify_cert_match", &t.verify_cert_match}}) {
+      if (auto problem = CertMatchListProblem(param, *value)) ReportOnce(*problem);
     }
     if (!t.ca_file.empty() || !t.ca_path.empty()) {
       TlsPolicy p;

@@ -22,6 +22,7 @@ Failure ConfigProblem(const std::string& detail) {
   return Failure("4.7.5", "client TLS configuration problem", detail);
 }
 
+
 // OpenSSL cipher lists for Postfix's cipher grades (TLS 1.2 and older;
 // TLS 1.3 suites are all strong).
 const char* CipherGrade(const std::string& grade) {
@@ -132,6 +133,23 @@ std::vector<std::string> TlsPolicyKeys(const std::string& nexthop, const std::st
   return keys;
 }
 
+std::optional<Failure> CertMatchListProblem(const std::string& param, const std::string& value) {
+  if (!Split(value, kListSeparators).empty()) return std::nullopt;
+  const char* dflt = param == "smtp_tls_secure_cert_match" ? "nexthop, dot-nexthop" : "hostname";
+  return ConfigProblem(param + " is empty: no certificate name could ever be accepted, so deliveries that verify "
+                               "a certificate defer")
+      .WithFix("set " + param + " = " + dflt + " (the default), or remove the line")
+      .WithSetting(param);
+}
+
+std::optional<Failure> ProtocolListProblem(const std::string& param, const std::string& value) {
+  int lo, hi;
+  if (value.empty() || ProtocolRange(value, &lo, &hi, nullptr)) return std::nullopt;
+  return ConfigProblem(param + " = " + Printable(value, 100) + " is not a protocol list")
+      .WithFix("use e.g. " + param + " = >=TLSv1.2 (or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)")
+      .WithSetting(param);
+}
+
 Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination& dest, bool have_credentials,
                                      const std::optional<std::string>& policy_entry) {
   TlsDecision out;
@@ -140,12 +158,7 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
   // the level: fail closed the same way.
   for (auto [param, value] : {std::pair{"smtp_tls_secure_cert_match", &s.secure_cert_match},
                               std::pair{"smtp_tls_verify_cert_match", &s.verify_cert_match}}) {
-    if (Split(*value, kListSeparators).empty()) {
-      return ConfigProblem(std::string(param) + " is empty: no certificate name could ever be accepted (set " +
-                           param + " = " + (value == &s.secure_cert_match ? "nexthop, dot-nexthop" : "hostname") +
-                           ", its default, or remove the line)")
-          .WithSetting(param);
-    }
+    if (auto problem = CertMatchListProblem(param, *value)) return std::move(*problem);
   }
   // The policy is looked up per next hop but applies per server host: a
   // policy-map hit keeps the MX host for "hostname", SNI and the cache key.
@@ -201,13 +214,8 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
   p.protocols = level >= TlsLevel::kEncrypt ? s.mandatory_protocols : s.protocols;
   if (entry && entry->protocols) p.protocols = *entry->protocols;
   if (!entry || !entry->protocols) {
-    int lo, hi;
-    if (!p.protocols.empty() && !ProtocolRange(p.protocols, &lo, &hi, nullptr)) {
-      const char* param = level >= TlsLevel::kEncrypt ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
-      return ConfigProblem(std::string(param) + " = " + Printable(p.protocols, 100) +
-                           " is not a protocol list (use e.g. >=TLSv1.2, or TLSv1.2, TLSv1.3, or !SSLv2, !SSLv3)")
-          .WithSetting(param);
-    }
+    const char* param = level >= TlsLevel::kEncrypt ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
+    if (auto problem = ProtocolListProblem(param, p.protocols)) return std::move(*problem);
   }
   if (entry && entry->ciphers) p.ciphers = *entry->ciphers;
   if (entry && entry->exclude) p.exclude = *entry->exclude;
@@ -264,11 +272,10 @@ Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& s, const TlsDestination&
       for (const std::string& word : Split(match, kListSeparators)) p.match_names.push_back(MatchName(word, d));
     }
     if (p.match_names.empty()) {
-      // Fail closed: an empty list would accept a certificate for any name.
-      const char* param = secure ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match";
-      return ConfigProblem(std::string(param) + " is empty at security level " + TlsLevelName(level) +
-                           ": no certificate name could ever be accepted (set " + param + " = " +
-                           (secure ? "nexthop, dot-nexthop" : "hostname") + ", its default)");
+      // Fail closed: an empty list would accept a certificate for any name
+      // (refused at the top already; kept so no later change can open it).
+      const std::string param = secure ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match";
+      return std::move(*CertMatchListProblem(param, ""));
     }
   }
   if (level == TlsLevel::kFingerprint && p.fingerprints.empty()) {

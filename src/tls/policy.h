@@ -63,6 +63,18 @@ struct TlsDecision {
   std::string level_why;   // where the level came from, for logs and --check
 };
 
+// The main.cf TLS settings no delivery can work with. ResolveTlsPolicy
+// refuses them and --check names them, both through these two, so the rule
+// and its wording live here only. Each returns a configuration problem
+// (4.7.5) naming the setting, with its fix, or nothing.
+//  - an empty smtp_tls_secure_cert_match / smtp_tls_verify_cert_match
+//    (after Postfix's list splitting): smtp(8) refuses to start with one,
+//    and it would accept any name, so it fails closed at every level;
+//  - a smtp_tls_protocols / smtp_tls_mandatory_protocols value that is not a
+//    Postfix protocol list.
+std::optional<Failure> CertMatchListProblem(const std::string& param, const std::string& value);
+std::optional<Failure> ProtocolListProblem(const std::string& param, const std::string& value);
+
 // Failure 4.7.5 "client TLS configuration problem" (detail: what and how to
 // fix it) for a configuration smtp(8) would refuse too.
 Result<TlsDecision> ResolveTlsPolicy(const TlsSettings& settings, const TlsDestination& dest, bool have_credentials,
