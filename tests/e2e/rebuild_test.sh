@@ -19,7 +19,10 @@ postconf -c "$R" -M "127.0.0.1:10025/inet = 127.0.0.1:10025 inet n - n - - smtpd
 e2e_relay_conf "relayhost = [smarthost.test]:587" "smtp_sasl_auth_enable = yes" \
   "smtp_sasl_password_maps = hash:$R/sasl_passwd" "mynetworks = 127.0.0.0/8" "default_destination_concurrency_limit = 20"
 rebuilds=$E2E_DIR/rebuilds
-( n=0; while :; do postmap -c "$R" "hash:$R/sasl_passwd"; n=$((n + 1)); echo $n > "$rebuilds"; done ) &
+# The count is replaced by rename, never truncated and rewritten: the kill
+# below may land anywhere in the loop, and must not leave an empty count.
+echo 0 > "$rebuilds"
+( n=0; while :; do postmap -c "$R" "hash:$R/sasl_passwd"; n=$((n + 1)); echo $n > "$rebuilds.new"; mv -f "$rebuilds.new" "$rebuilds"; done ) &
 LOOP_PID=$!
 ns smtp-source -s 10 -m "$COUNT" -l 1024 -f rb@example.org -t sink@example.com 127.0.0.1:10025
 for ((i = 0; i < 600; i++)); do
