@@ -74,3 +74,27 @@ deliver() {
   t1=$(date +%s.%N)
   SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
+
+# The opening the sharing tests share: share_setup NAME sets T (a scratch
+# directory, kept only when a check failed), NS (a namespace where mx.test
+# is 127.0.0.1), the test certificates in $T/certs, a made-up PASSWORD
+# recorded for the secret check, and the EXIT trap that undoes it all.
+share_setup() {
+  local name=$1
+  T=$(t_scratch "$name")
+  chmod 755 "$T"
+  NS=authrelay-$name-$$
+  SHARE_NAME=$name
+  trap share_cleanup EXIT
+  t_netns "$NS" mx.test
+  t_certs "$T/certs"
+  PASSWORD="share-$(t_random_hex)-secret"
+  t_keep_secret "$name" "$PASSWORD"
+}
+share_cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  t_netns_remove
+  if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "$SHARE_NAME: kept $T" >&2; fi
+}
+# A command as the nobody user in the test's namespace.
+as_nobody() { ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }

@@ -18,21 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T_PREFIX="share-adv: " T_FD=2
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/share.sh"
-T=$(t_scratch share-adv)
-chmod 755 "$T"
-NS=authrelay-share-adv-$$
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  t_netns_remove
-  if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share-adv: kept $T" >&2; fi
-}
-trap cleanup EXIT
-
-t_netns "$NS" mx.test
-as_nobody() { ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
-
-t_certs "$T/certs"
-PASSWORD="share-$(t_random_hex)-secret"
+share_setup share-adv
 
 start_server adv
 

@@ -19,22 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T_PREFIX="share-review: " T_FD=2
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/share.sh"
-T=$(t_scratch share-review)
-chmod 755 "$T"
-NS=authrelay-share-review-$$
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  t_netns_remove
-  if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "share-review: kept $T" >&2; fi
-}
-trap cleanup EXIT
-
-t_netns "$NS" mx.test
-as_nobody() { ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
-
-t_certs "$T/certs"
-PASSWORD="share-$(t_random_hex)-secret"
-t_keep_secret share-review "$PASSWORD"
+share_setup share-review
 start_server review
 
 A=$T/nobody
