@@ -1,6 +1,8 @@
 #include "smtp/secret_scrubber.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "core/base64.h"
 
@@ -14,6 +16,17 @@ int HexValue(char c) {
   c = Fold(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
+}
+
+// The bit of gram in SecretScrubber::gram_bits_ (2^16 bits).
+constexpr std::size_t kGramBitsWords = (1u << 16) / 64;
+std::uint32_t GramBit(std::uint32_t gram) { return (gram * 2654435761u) >> 16; }
+
+// text[at..at+4) with letter case folded, as one number.
+std::uint32_t FoldedGram(std::string_view text, std::size_t at) {
+  std::uint32_t g = 0;
+  for (std::size_t i = 0; i < 4; ++i) g = (g << 8) | static_cast<unsigned char>(Fold(text[at + i]));
+  return g;
 }
 
 struct Run {
@@ -65,6 +78,8 @@ std::vector<std::size_t> HeadPositions(std::string_view text) {
 }  // namespace
 
 
+SecretScrubber::~SecretScrubber() { WipeBytes(gram_bits_.data(), gram_bits_.size() * sizeof(std::uint64_t)); }
+
 void SecretScrubber::AddForm(std::string form) {
   if (form.size() < kMinLength) {
     WipeBytes(form.data(), form.size());
@@ -79,6 +94,50 @@ void SecretScrubber::AddForm(std::string form) {
   forms_.emplace_back(std::move(form));
   std::stable_sort(forms_.begin(), forms_.end(),
                    [](const Secret& a, const Secret& b) { return a.size() > b.size(); });
+  grams_stale_ = true;
+}
+
+bool SecretScrubber::MayHoldForm(std::string_view text) const {
+  if (forms_.empty()) return false;
+  if (text.find_first_of("%+") != std::string_view::npos) return true;
+  if (grams_stale_) {
+    std::vector<std::uint32_t> grams;
+    grams.reserve(2 * forms_.size());  // at once: no unwiped buffer left by growth
+    for (const Secret& f : forms_) {
+      std::string_view form = f.Reveal();
+      grams.push_back(FoldedGram(form, 0));
+      grams.push_back(FoldedGram(form, form.size() - kGram));
+    }
+    std::sort(grams.begin(), grams.end());
+    grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+    gram_bits_.assign(kGramBitsWords, 0);
+    for (std::uint32_t g : grams) gram_bits_[GramBit(g) / 64] |= std::uint64_t{1} << (GramBit(g) % 64);
+    grams_ = Secret(std::string_view(reinterpret_cast<const char*>(grams.data()), grams.size() * sizeof grams[0]));
+    WipeBytes(grams.data(), grams.capacity() * sizeof grams[0]);
+    grams_stale_ = false;
+  }
+  const std::string_view records = grams_.Reveal();
+  const std::size_t count = records.size() / sizeof(std::uint32_t);
+  auto record = [&](std::size_t i) {
+    std::uint32_t g;
+    std::memcpy(&g, records.data() + i * sizeof g, sizeof g);
+    return g;
+  };
+  for (std::size_t at = 0; at + kGram <= text.size(); ++at) {
+    const std::uint32_t g = FoldedGram(text, at);
+    if (!(gram_bits_[GramBit(g) / 64] >> (GramBit(g) % 64) & 1)) continue;
+    std::size_t lo = 0, hi = count;  // binary search in the sorted records
+    while (lo < hi) {
+      std::size_t mid = lo + (hi - lo) / 2;
+      if (record(mid) < g) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo < count && record(lo) == g) return true;
+  }
+  return false;
 }
 
 void SecretScrubber::Add(std::string_view secret) {
@@ -129,6 +188,11 @@ void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view
 }
 
 std::string SecretScrubber::Scrub(std::string_view text) const {
+  if (!MayHoldForm(text)) return std::string(text);
+  return ScrubEverywhere(text);
+}
+
+std::string SecretScrubber::ScrubEverywhere(std::string_view text) const {
   std::string out(text);
   auto redact = [&](std::size_t from, std::size_t to) {
     WipeBytes(out.data() + from, to - from);
