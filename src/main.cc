@@ -1,137 +1,83 @@
-// authrelay: a Postfix pipe(8) transport that relays mail over verified
-// TLS with SASL authentication.
-//
-// This is the front program, the one master.cf runs. It links no TLS, SASL
-// or HTTP code, so it starts without loading libssl, libcrypto or libsasl2:
-// a delivery that reuses a held session (share/share.h) pays only for the
-// configuration, the credential lookup that names the session, and the
-// socket. Anything else -- an ops command, or a delivery that must connect
-// to its server itself -- execs authrelay-direct (direct_main.cc), installed
-// beside this program, with the same arguments; the message on stdin is
-// still unread then.
-#include <limits.h>
+// authrelay: the whole program, and the one master.cf runs (docs/DESIGN.md
+// §9): TCP, TLS, SASL, OAuth, held sessions (using one, and holding the
+// session afterwards), and the ops commands. main() hardens the process,
+// parses argv, runs the delivery or ops command, and prints the one status
+// line. With connection sharing on, master.cf may run authrelay-reuse
+// (reuse_main.cc) instead, which execs this program, with the same
+// arguments, for whatever it cannot do over a held session.
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
 #include "cli/options.h"
 #include "core/process.h"
 #include "delivery/delivery.h"
-#include "log/log.h"
+#include "share/share.h"
 
 namespace {
 
-constexpr const char* kDirectProgram = "authrelay-direct";
+using Clock = std::chrono::steady_clock;
 
-// authrelay-direct beside this program (its real path, so a symlink to it
-// still finds its sibling).
-std::string DirectProgramPath() {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return kDirectProgram;
-  std::string path(self, static_cast<std::size_t>(n));
-  return path.substr(0, path.rfind('/') + 1) + kDirectProgram;
-}
-
-// When this run started, on the monotonic clock: authrelay-direct's
-// deadline counts from here (delivery.h, kStartedEnv).
-const auto kStarted = std::chrono::steady_clock::now();
-
-// Returns only if the exec failed: the report that says so. The status
-// line names no local path; the log line does.
-authrelay::Report ExecDirect(char** argv) {
-  std::string path = DirectProgramPath();
-  setenv(authrelay::kFromFrontEnv, "1", 1);
-  setenv(authrelay::kStartedEnv,
-         std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(kStarted.time_since_epoch()).count())
-             .c_str(),
-         1);
-  execv(path.c_str(), argv);
-  std::string why = std::strerror(errno);
-  authrelay::log::Error("cannot run " + path + ": " + why +
-                        " (it is installed beside authrelay; reinstall the authrelay package)");
-  return {"4.3.5 mail system configuration error: cannot run authrelay-direct: " + why, authrelay::kExitTempFail,
-          "4.3.5"};
-}
-
-// authrelay-direct that is this program again (a link to it, or a wrapper
-// that runs it) would exec itself until Postfix's time limit, which
-// bounces: defer at once instead.
-authrelay::Report ExecLoop() {
-  authrelay::log::Error("authrelay-direct runs the front program authrelay again (is it a link to authrelay?); "
-                        "reinstall the authrelay package");
-  return {"4.3.5 mail system configuration error: authrelay-direct is not installed correctly",
-          authrelay::kExitTempFail, "4.3.5"};
-}
-
-// stdin, counting what was read: the message may go to authrelay-direct
-// only if none of it was.
-class CountingSource final : public authrelay::MessageSource {
- public:
-  long Read(char* buf, std::size_t len) override {
-    long n = fd_.Read(buf, len);
-    if (n > 0) read_ += n;
-    return n;
-  }
-  long read() const { return read_; }
-
- private:
-  authrelay::FdMessageSource fd_{STDIN_FILENO};
-  long read_ = 0;
+// What authrelay-reuse said through the environment when it exec'd us
+// (nothing, when master.cf runs this program).
+struct Handover {
+  bool held_tried = false;         // it looked for a held session
+  Clock::time_point started;       // when the run began (now, if not told)
 };
+
+// Reads and removes authrelay-reuse's variables (they are for this
+// process only: not for the holder, postqueue or any other child). Only a
+// start in the past is taken: a caller's value can shorten the run's
+// deadline, never lengthen it.
+Handover TakeHandover() {
+  Handover h;
+  h.started = Clock::now();
+  const char* tried = std::getenv(authrelay::kHeldTriedEnv);
+  h.held_tried = tried && std::string(tried) == "1";
+  if (const char* text = std::getenv(authrelay::kStartedEnv)) {
+    long long ns = 0;
+    auto [end, ec] = std::from_chars(text, text + std::strlen(text), ns);
+    if (ec == std::errc() && *end == '\0' && ns >= 0) {
+      Clock::time_point started{std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns))};
+      h.started = std::min(started, h.started);
+    }
+  }
+  for (const char* name : {authrelay::kHeldTriedEnv, authrelay::kStartedEnv, authrelay::kFromFrontEnv}) {
+    unsetenv(name);
+  }
+  return h;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   authrelay::HardenProcess();
+  const Handover handover = TakeHandover();
+  authrelay::share::RememberArgv(argc, argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   authrelay::Report report;
   try {
     auto options = authrelay::ParseOptions(args);
     if (!options.ok()) return authrelay::ReportBadOptions(options.failure());
-    if (std::getenv(authrelay::kFromFrontEnv)) {
-      if (options.value().mode == authrelay::Mode::kDeliver) authrelay::InitLogging(options.value(), "", false);
-      report = ExecLoop();
-      std::fprintf(stdout, "%s\n", report.line.c_str());
-      return report.exit_code;
-    }
-    if (options.value().mode != authrelay::Mode::kDeliver) {
-      report = ExecDirect(argv);
-      std::fprintf(stdout, "%s\n", report.line.c_str());
-      return report.exit_code;
-    }
-    // What this run logs is kept until it is known to be the delivery's:
-    // authrelay-direct, if it takes over, logs the same lines itself, except
-    // about the held sessions tried here (logged at once, log::Unheld; it
-    // does not try them again).
-    authrelay::log::HoldLines();
-    CountingSource message;
-    auto result = authrelay::Deliver(options.value(), message, nullptr);
-    if (result) {
-      authrelay::log::ReleaseHeldLines();
-      report = *result;
-    } else if (message.read() == 0) {
-      authrelay::log::DiscardHeldLines();
-      setenv(authrelay::kHeldTriedEnv, "1", 1);
-      report = ExecDirect(argv);
-    } else {
-      // Not reached today (a held session is given up only before DATA);
-      // should that change, the message is no longer whole on stdin.
-      authrelay::log::ReleaseHeldLines();
-      authrelay::log::Error("a delivery over a held session was given up after reading the message; deferred");
-      report = authrelay::InternalErrorReport("held session given up after the message was read");
-    }
+    if (options.value().mode != authrelay::Mode::kDeliver) return authrelay::RunOpsCommand(options.value());
+    authrelay::FdMessageSource message(STDIN_FILENO);
+    report = *authrelay::Deliver(options.value(), message, &authrelay::SystemDirectPath(), handover.held_tried,
+                                 handover.started);
   } catch (...) {
-    authrelay::log::ReleaseHeldLines();
     report = authrelay::InternalErrorReport();
   }
   std::fprintf(stdout, "%s\n", report.line.c_str());
   std::fflush(stdout);
+  // pipe(8) ends the delivery at EOF on our stdout and our exit: the status
+  // is out, so a held session's holder may detach now.
+  authrelay::share::DetachHolder();
   return report.exit_code;
 }

@@ -139,8 +139,8 @@ bool DeliveryAttempt::TryServer(const NextHop& hop, const std::string& server, c
       }
     }
     if (!share_name.empty() && !sharing_->skip_held) {
-      // What happens here is logged at once even in the front program: if
-      // it hands over to authrelay-direct, that one does not try again.
+      // What happens here is logged at once even in authrelay-reuse: if it
+      // hands over to authrelay, that one does not try again.
       log::Unheld unheld;
       if (auto held = share::ConnectHeld(sharing_->settings, share_name, deadline)) {
         SessionPolicy policy = s_.session;

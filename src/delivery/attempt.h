@@ -57,7 +57,7 @@ class Link {
 struct SharingConfig {
   share::ShareSettings settings;
   log::Options log;  // where the holder logs
-  // Do not look for held sessions: the front program just did (and logged
+  // Do not look for held sessions: authrelay-reuse just did (and logged
   // what it found). A delivered session may still be offered to a holder.
   bool skip_held = false;
 };
@@ -77,7 +77,7 @@ class Connector {
 std::unique_ptr<Resolver> SystemResolver(std::string inet_protocols);
 // The system's connector (TCP with smtp_connect_timeout and
 // smtp_bind_address(6), then TLS) is SystemConnector() in
-// delivery/direct.h: only the authrelay-direct program links it.
+// delivery/direct.h: only the authrelay program links it.
 
 // The age in seconds of queue_id's message, from "postqueue -j" output (one
 // JSON object per line with "queue_id" and "arrival_time"); nullopt if the
@@ -119,8 +119,8 @@ class DeliveryAttempt {
       std::function<SaslFactory(const Credentials&, const Endpoint&, const ProxyConfig*, Deadline)>;
   void SetSaslFactoryMaker(SaslFactoryMaker maker) { sasl_maker_ = std::move(maker); }
   // Held sessions only: where a direct connection would come next, the run
-  // stops instead and needs_direct() says so. The front program runs so,
-  // and hands the delivery to authrelay-direct when it must connect itself.
+  // stops instead and needs_direct() says so. authrelay-reuse runs so, and
+  // hands the delivery to authrelay when it must connect itself.
   void SetHeldOnly(bool held_only) { held_only_ = held_only; }
   bool needs_direct() const { return needs_direct_; }
 

@@ -88,7 +88,7 @@ std::optional<long> QueuedMessageAge(const std::string& config_dir, const std::s
   return MessageAgeFromPostqueue(out, queue_id, std::time(nullptr));
 }
 
-// The front program's: it never connects itself (DeliveryAttempt stops
+// authrelay-reuse's: it never connects itself (DeliveryAttempt stops
 // before that in held-only mode), so this is never asked.
 class NoConnector final : public Connector {
  public:
@@ -101,7 +101,7 @@ class NoConnector final : public Connector {
 
 // The real attempt: smtp_sasl_password_maps and smtp_tls_policy_maps
 // opened here, DNS through the system; TCP, TLS and SASL through `direct`,
-// or held sessions only when it is null (the front program).
+// or held sessions only when it is null (authrelay-reuse).
 Outcome Attempt(const Context& ctx, const Envelope& env, const std::string& nexthop, MessageSource& message,
                 Deadline deadline, bool dry_run, bool trace, const DirectPath* direct, bool* needs_direct,
                 const std::string& queue_id, const SharingConfig* sharing) {
@@ -213,8 +213,8 @@ std::optional<Report> Deliver(const Options& o, MessageSource& message, const Di
   const Settings& s = ctx.value().settings;
   if (!s.log_file.empty() || !o.log_file.empty()) InitLogging(o, s.log_file, false);
   {
-    // Logged once, marked as logged: at once even in the front program
-    // (authrelay-direct, if it takes over, finds the mark).
+    // Logged once, marked as logged: at once even in authrelay-reuse
+    // (authrelay, if it takes over, finds the mark).
     log::Unheld unheld;
     LogOwnInMainCfHintOnce(s.config_dir, StateDirectory(s.tls.session_cache_file), ctx.value().own_in_main_cf);
   }
@@ -268,7 +268,7 @@ std::optional<Report> Deliver(const Options& o, MessageSource& message, const Di
   }
 
   // From the run's start, not this program's: Postfix's time limit counts
-  // the front program's time too.
+  // authrelay-reuse's time too.
   Deadline deadline(start + std::chrono::seconds(s.deadline_seconds));
   std::optional<SharingConfig> sharing;
   if (auto share_settings = share::LoadShareSettings(ctx.value().cf); !share_settings.ok()) {

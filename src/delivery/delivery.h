@@ -32,29 +32,29 @@ struct DirectPath {
   std::function<std::unique_ptr<Connector>(const Settings&)> connector;
   std::function<DeliveryAttempt::SaslFactoryMaker(const Settings&)> sasl;
 };
-// authrelay-direct's: TCP, TLS, Cyrus SASL, OAuth (defined in direct.cc).
+// authrelay's: TCP, TLS, Cyrus SASL, OAuth (defined in direct.cc).
 const DirectPath& SystemDirectPath();
 
 // Delivery mode. Never prints; returns the line and exit code for main.
-// direct null (the front program): delivers only over a held session;
+// direct null (authrelay-reuse): delivers only over a held session;
 // nullopt when the delivery needs a connection of its own, before anything
 // was logged as its result or read from `message`.
-// held_tried: the front program already looked for a held session.
-// started: when the run began (the front program's start, for
-// authrelay-direct): the deadline counts from there, so the time the front
-// spent on a held session is not given again after the exec.
+// held_tried: authrelay-reuse already looked for a held session.
+// started: when the run began (authrelay-reuse's start, for authrelay):
+// the deadline counts from there, so the time authrelay-reuse spent on a
+// held session is not given again after the exec.
 std::optional<Report> Deliver(const Options& options, MessageSource& message, const DirectPath* direct,
                               bool held_tried = false,
                               std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
-// The environment variable by which the front program tells
-// authrelay-direct that it looked for a held session ("1").
+// The environment variable by which authrelay-reuse tells authrelay that
+// it looked for a held session ("1").
 inline constexpr const char* kHeldTriedEnv = "AUTHRELAY_HELD_TRIED";
-// The front program's start on the monotonic clock (nanoseconds), for
-// authrelay-direct's deadline.
+// authrelay-reuse's start on the monotonic clock (nanoseconds), for
+// authrelay's deadline.
 inline constexpr const char* kStartedEnv = "AUTHRELAY_STARTED";
-// Set by the front program for the program it execs: a front program that
-// finds it was exec'd so (authrelay-direct is a link to it, or runs it)
-// stops instead of exec'ing itself until Postfix's time limit.
+// Set by authrelay-reuse for the program it execs: an authrelay-reuse that
+// finds it was exec'd so (authrelay is a link to it, or runs it) stops
+// instead of exec'ing itself until Postfix's time limit.
 inline constexpr const char* kFromFrontEnv = "AUTHRELAY_FROM_FRONT";
 
 // Arguments that did not parse: prints the status line, and on a terminal

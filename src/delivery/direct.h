@@ -1,8 +1,9 @@
 // What a delivery needs to connect to a server itself: TCP, TLS (OpenSSL),
 // and the SASL client (Cyrus, or an OAuth token from the store, refreshed
-// over HTTP). Only the authrelay-direct program links this file; the front
-// program (the one master.cf runs) delivers over held sessions without it,
-// so it never loads libssl, libcrypto or libsasl2 (docs/DESIGN.md §9).
+// over HTTP). Only the authrelay program links this file; authrelay-reuse
+// (what master.cf may run with connection sharing on) delivers over held
+// sessions without it, so it never loads libssl, libcrypto or libsasl2
+// (docs/DESIGN.md §9).
 #pragma once
 
 #include <memory>

@@ -19,7 +19,7 @@
 #include "share/share.h"
 
 // The ops commands (--check, --lookup, --probe, --version, OAuth, provider
-// profiles): only the authrelay-direct program runs them.
+// profiles): only the authrelay program runs them.
 namespace authrelay {
 
 namespace {

@@ -132,9 +132,6 @@ def main():
     work = tempfile.mkdtemp(prefix="authrelay-deadline.")
     os.chmod(work, 0o755)
     subprocess.run(["install", "-m", "755", BIN, work + "/authrelay"], check=True)
-    # The front program execs authrelay-direct from its own directory.
-    subprocess.run(["install", "-m", "755", os.path.join(os.path.dirname(BIN), "authrelay-direct"), work + "/"],
-                   check=True)
     log = work + "/authrelay.log"
     with open(work + "/main.cf", "w") as f:
         f.write(f"""myhostname = deadline.test

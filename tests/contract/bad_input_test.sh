@@ -13,7 +13,6 @@ D=$(t_scratch contract)
 chmod 755 "$D"
 RUNAS=nobody
 install -m 755 "$BIN" "$D/authrelay"
-install -m 755 "$(dirname "$(readlink -f "$BIN")")/authrelay-direct" "$D/"  # the front execs it
 SINK_PID=
 cleanup() {
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null

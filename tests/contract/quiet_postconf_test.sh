@@ -160,7 +160,6 @@ rm -f "$D/old/authrelay.cf"
 if [ "$(id -u)" = 0 ]; then
   chmod 755 "$D"
   install -m 755 "$BIN" "$D/authrelay"
-  install -m 755 "$(dirname "$(readlink -f "$BIN")")/authrelay-direct" "$D/"  # the front execs it
   make_config "$D/hint"
   mkdir -p "$D/state"; chown nobody "$D/state"; : > "$D/hint.log"; chown nobody "$D/hint.log"
   printf 'authrelay_log_file = %s\nauthrelay_tls_session_cache = %s\n' "$D/hint.log" "$D/state/cache" >> "$D/hint/main.cf"

@@ -1180,8 +1180,6 @@ def main():
         install = f"{world.d}/authrelay"
         shutil.copy(args.binary, install)
         os.chmod(install, 0o755)
-        # The front program execs authrelay-direct from its own directory.
-        shutil.copy(os.path.join(os.path.dirname(os.path.realpath(args.binary)), "authrelay-direct"), world.d)
         args.binary_shown, args.binary = args.binary, install
         cases = [generate(i, args.seed, world.fps, world.d) for i in range(args.n)]
         if args.only:

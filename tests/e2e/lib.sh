@@ -175,16 +175,19 @@ e2e_make_relay() {
   local d=$E2E_DIR/relay
   e2e_postfix_instance "$d" relay
   mkdir -p "$d/bin" "$d/log" "$d/cache"
-  install -m 755 "$E2E_BIN" "$d/bin/authrelay"
-  # The front program execs authrelay-direct from its own directory.
-  install -m 755 "$(dirname "$(readlink -f "$E2E_BIN")")/authrelay-direct" "$d/bin/authrelay-direct"
+  # Both programs, side by side as installed (authrelay-reuse execs
+  # authrelay from its own directory); master.cf runs E2E_BIN's.
+  local built
+  built=$(dirname "$(readlink -f "$E2E_BIN")")
+  install -m 755 "$built/authrelay" "$built/authrelay-reuse" "$d/bin/"
+  E2E_PROGRAM=$d/bin/$(basename "$E2E_BIN")
   chown "$E2E_USER:$E2E_USER" "$d/log" "$d/cache"
   chmod 700 "$d/cache"
   # The master.cf entry exactly as shipped, with the test binary and user.
-  sed -e "s#/usr/libexec/authrelay/authrelay#$d/bin/authrelay#" -e "s#user=authrelay#user=$E2E_USER#" \
+  sed -e "s#/usr/libexec/authrelay/authrelay#$E2E_PROGRAM#" -e "s#user=authrelay#user=$E2E_USER#" \
     "$E2E_SRC/master.cf.d/master.cf" | grep -v '^#' >> "$d/master.cf"
   # A second entry that differs only by -o, as admins do per destination.
-  sed -e "s#/usr/libexec/authrelay/authrelay#$d/bin/authrelay -o smtp_sasl_password_maps=hash:$d/no_such_map#" \
+  sed -e "s#/usr/libexec/authrelay/authrelay#$E2E_PROGRAM -o smtp_sasl_password_maps=hash:$d/no_such_map#" \
     -e "s#user=authrelay#user=$E2E_USER#" -e "s#^authrelay #authrelay-nomap #" \
     "$E2E_SRC/master.cf.d/master.cf" | grep -v '^#' >> "$d/master.cf"
   grep -v '^#' "$E2E_SRC/master.cf.d/common.main.cf" | grep . >> "$d/main.cf"

@@ -20,15 +20,15 @@ trap cleanup EXIT
 lint=$(lintian "$DEB" 2>&1 | grep -v 'running with root privileges' || true)
 if grep -q '^E:' <<<"$lint"; then bad "lintian errors: $lint"; else ok "lintian: no errors (${lint:-clean})"; fi
 dpkg -i "$DEB" >/dev/null
-[ -x /usr/libexec/authrelay/authrelay ] && [ -x /usr/libexec/authrelay/authrelay-direct ] \
+[ -x /usr/libexec/authrelay/authrelay ] && [ -x /usr/libexec/authrelay/authrelay-reuse ] \
   && [ -x /usr/libexec/authrelay/authrelay-setup ] \
   && ok "dpkg -i installed both programs and the setup script under /usr/libexec/authrelay" || bad "files missing after dpkg -i"
-# The front program (the one master.cf runs) must not list OpenSSL or Cyrus
-# SASL: a delivery over a held session would load them.
-if readelf -d /usr/libexec/authrelay/authrelay | grep NEEDED | grep -Eq 'libssl|libcrypto|libsasl2'; then
-  bad "the installed authrelay lists libssl/libcrypto/libsasl2"
+# authrelay-reuse (what master.cf runs with connection sharing on) must not
+# list OpenSSL or Cyrus SASL: a delivery over a held session would load them.
+if readelf -d /usr/libexec/authrelay/authrelay-reuse | grep NEEDED | grep -Eq 'libssl|libcrypto|libsasl2'; then
+  bad "the installed authrelay-reuse lists libssl/libcrypto/libsasl2"
 else
-  ok "the installed authrelay lists no libssl, libcrypto or libsasl2"
+  ok "the installed authrelay-reuse lists no libssl, libcrypto or libsasl2"
 fi
 man -P cat authrelay 2>/dev/null | grep -qE "authrelay +- +Postfix +pipe\(8\) +transport" && ok "man authrelay shows the page" \
   || bad "man authrelay"

@@ -1,16 +1,16 @@
 #!/bin/bash
-# The front/direct split under attack (an outside review): the front
-# program (authrelay) hands a delivery to authrelay-direct by exec; what
-# must hold across that exec. authrelay runs as the pipe user (nobody) in a
+# The two programs under attack (an outside review): authrelay-reuse, what
+# master.cf runs with connection sharing on, hands a delivery to authrelay
+# by exec; what must hold across that exec. authrelay runs as the pipe user (nobody) in a
 # network namespace where mx.test is 127.0.0.1.
 #
-#   tests/share/share_review_test.sh BUILD/authrelay     (as root)
+#   tests/share/share_review_test.sh BUILD/authrelay-reuse     (as root)
 #
 # Cases: a held session whose server has wedged (its holder answers, the
 # RSET never does) and a server that then never greets a new connection:
-# the whole run, front and authrelay-direct together, ends within
+# the whole run, authrelay-reuse and authrelay together, ends within
 # authrelay_time_limit (Postfix bounces a command that overruns it);
-# authrelay-direct missing, or a link back to the front program: a prompt
+# authrelay missing, or a link back to authrelay-reuse: a prompt
 # 4.3.5 deferral (no exec loop until the time limit) whose status line names
 # no local path.
 set -euo pipefail
@@ -83,27 +83,27 @@ kill "$wedged" "$tarpit" 2>/dev/null || true
 wait "$wedged" "$tarpit" 2>/dev/null || true
 rm -f "$A/share/$KEY".* "$A/wedged"
 
-# ---- authrelay-direct missing, or the front program again -------------------
+# ---- authrelay missing, or authrelay-reuse again ----------------------------
 start_server review2
 write_map "$A" sasl_passwd
-# -v on both sides of the exec: the front's lines (held, then dropped or
-# released) and authrelay-direct's show no secret.
+# -v on both sides of the exec: authrelay-reuse's lines (held, then dropped
+# or released) and authrelay's show no secret.
 deliver nobody "$A" -v
 deliver nobody "$A" -v
 check "-v: the second delivery reused the session (rc=$RC)" '[ "$RC" = 0 ] && grep -q "conn_use=2, " "$A/log"'
 check "-v: no secret in the log" '! grep -qF "$PASSWORD" "$A/log"'
-# No holder left: the next deliveries must go through authrelay-direct.
+# No holder left: the next deliveries must go through authrelay.
 for p in $(ip netns pids "$NS"); do [ "$p" = "$SERVER_PID" ] || kill -9 "$p" 2>/dev/null || true; done
 rm -f "$A"/share/*.[0-9]*
 mkdir -m 755 "$T/bin"
-cp "$BIN" "$T/bin/authrelay"
+cp "$BIN" "$T/bin/authrelay-reuse"
 REAL_BIN=$BIN
-BIN=$T/bin/authrelay
+BIN=$T/bin/authrelay-reuse
 deliver nobody "$A"
-check "authrelay-direct missing: deferred 4.3.5 (rc=$RC, $OUT)" '[ "$RC" = 75 ] && [[ "$OUT" == 4.3.5* ]]'
+check "authrelay missing: deferred 4.3.5 (rc=$RC, $OUT)" '[ "$RC" = 75 ] && [[ "$OUT" == 4.3.5* ]]'
 check "... and its status line names no local path ($OUT)" '! grep -q "$T" <<<"$OUT"'
-check "... the log says what to do" 'grep -q "authrelay-direct" "$A/log"'
-ln -s authrelay "$T/bin/authrelay-direct"
+check "... the log says what to do" 'grep -q "installed beside authrelay-reuse; reinstall" "$A/log"'
+ln -s authrelay-reuse "$T/bin/authrelay"
 SECS=0
 set +e
 OUT=$(printf 'Subject: loop\n\nloop\n' |
@@ -112,7 +112,7 @@ OUT=$(printf 'Subject: loop\n\nloop\n' |
     -o authrelay_time_limit=100s -- r-loop@example.com)
 RC=$?
 set -e
-check "authrelay-direct a link to the front program: deferred 4.3.5 at once, no exec loop (rc=$RC, $OUT)" \
+check "authrelay a link to authrelay-reuse: deferred 4.3.5 at once, no exec loop (rc=$RC, $OUT)" \
   '[ "$RC" = 75 ] && [[ "$OUT" == 4.3.5* ]]'
 set +e
 OUT=$(ns timeout 20 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \

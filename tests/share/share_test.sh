@@ -62,6 +62,14 @@ check "5 deliveries over 1 connection (connections $(count connect), messages $(
   '[ "$(count connect)" = 1 ] && [ "$(count message)" = 5 ] && [ "$(count auth)" = 1 ]'
 check "the log says conn_use=2..5" 'for u in 2 3 4 5; do grep -q "conn_use=$u, " "$A/log" || exit 1; done'
 check "a reusing delivery returns at once too (${SECS}s)" 'awk -v s="$SECS" "BEGIN { exit !(s < 3) }"'
+# authrelay itself (what master.cf runs when it does not run
+# authrelay-reuse) delivers over a held session too, only at a higher cost.
+SAVED_BIN=$BIN
+BIN=$(dirname "$BIN")/authrelay
+deliver nobody "$A"
+BIN=$SAVED_BIN
+check "authrelay itself delivers over the held session too (rc=$RC)" \
+  '[ "$RC" = 0 ] && grep -q "conn_use=6, " "$A/log" && [ "$(count connect)" = 1 ]'
 
 # What a reusing delivery must not pay: OpenSSL's configuration and
 # context, the CA file, Cyrus SASL's plugins (all of them are opened by a
@@ -81,8 +89,8 @@ trace_delivery "$T/strace.direct" -o authrelay_connection_reuse=no
 check "(control) a direct delivery does open them" \
   'grep -q openssl.cnf "$T/strace.direct" && grep -q ca.pem "$T/strace.direct" && grep -q "AF_INET" "$T/strace.direct"'
 # Nor load OpenSSL's or Cyrus's libraries: loading and relocating them was
-# most of what such a delivery cost (the front program does not link them;
-# a direct delivery runs authrelay-direct, which does).
+# most of what such a delivery cost (authrelay-reuse does not link them;
+# a direct delivery runs authrelay, which does).
 check "a reusing delivery loads no libssl, libcrypto or libsasl2" \
   '! grep -Eq "libssl\.so|libcrypto\.so|libsasl2\.so" "$T/strace.reused" && grep -q "libc\.so" "$T/strace.reused"'
 check "(control) a direct delivery does load them" \
