@@ -77,4 +77,19 @@ else bad "not delivered: $(tail -3 "$R/maillog")"; fi
   && ok "the delivery saved its TLS session in the default cache, mode 600" \
   || bad "no TLS session cache: $(stat -c '%U %a' /var/lib/authrelay/tls_session_cache 2>&1)"
 
+# --reuse: sharing on, and master.cf runs the installed authrelay-reuse;
+# the second of two messages goes over the session the first one left.
+ns "$SETUP" "${args[@]}" --reuse > "$E2E_DIR/setup3.log"
+postconf -c "$R" -e "smtp_connection_cache_time_limit = 30s"  # a slow queue must not idle it out
+postconf -c "$R" -M authrelay/unix | grep -q "argv=/usr/libexec/authrelay/authrelay-reuse --nexthop=" \
+  && grep -rq "^authrelay_connection_reuse = yes" "$R/main.cf" "$R/authrelay.cf" \
+  && ok "setup --reuse: sharing on, master.cf runs authrelay-reuse" || bad "setup --reuse: $(postconf -c "$R" -M authrelay/unix)"
+for n in 2 3; do
+  printf 'From: pkg@example.org\nSubject: package %s\nMessage-ID: <pkg-%s@e2e.test>\n\nshared\n' "$n" "$n" > "$E2E_DIR/pkg$n.eml"
+  e2e_send pkg@example.org someone@example.com "$E2E_DIR/pkg$n.eml"
+  e2e_wait_maildir "pkg-$n@e2e.test" >/dev/null || bad "message $n not delivered: $(tail -3 "$R/maillog")"
+done
+grep -q "conn_use=2" "$R/maillog" "$R/log/authrelay.log" 2>/dev/null && ok "with --reuse the next message reused the held session (conn_use=2)" \
+  || bad "no reuse: $(grep -h "status=" "$R/log/authrelay.log" | tail -2)"
+
 e2e_finish

@@ -136,7 +136,7 @@ check "other pipe user: new connection (rc=$RC)" '[ "$RC" = 0 ] && [ "$(count co
 deliver daemon "$D" -o authrelay_connection_reuse_directory="$A/share"
 check "another user's directory is not used (rc=$RC)" \
   '[ "$RC" = 0 ] && [ "$(count connect)" = $((conns + 6)) ] && grep -q "connection sharing directory unusable" "$D/log"'
-check "messages so far all arrived once ($(count message))" '[ "$(count message)" = 13 ]'
+check "messages so far all arrived once ($(count message))" '[ "$(count message)" = 14 ]'
 
 # ---- the server closes an idle session ----------------------------------
 for p in $(ip netns pids "$NS"); do [ "$p" = "$SERVER_PID" ] || kill -9 "$p" 2>/dev/null || true; done
