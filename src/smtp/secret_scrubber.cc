@@ -125,7 +125,7 @@ bool SecretScrubber::MayHoldForm(std::string_view text) const {
   };
   for (std::size_t at = 0; at + kGram <= text.size(); ++at) {
     const std::uint32_t g = FoldedGram(text, at);
-    if (!(gram_bits_[GramBit(g) / 64] >> (GramBit(g) % 64) & 1)) continue;
+    if (((gram_bits_[GramBit(g) / 64] >> (GramBit(g) % 64)) & 1) == 0) continue;
     std::size_t lo = 0, hi = count;  // binary search in the sorted records
     while (lo < hi) {
       std::size_t mid = lo + (hi - lo) / 2;
