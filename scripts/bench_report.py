@@ -102,7 +102,8 @@ def main():
     say("")
     say("Every client: STARTTLS + AUTH PLAIN to a local Postfix smarthost (Cyrus SASL, mail discarded), "
         "verifying the server against the machine's real trust store (~140 roots + the test CA). "
-        "CPU is user+sys from wait4(2); RSS is peak. Per-message rows: "
+        "CPU is user+sys from wait4(2); RSS is the command's own peak (started by scripts/bench_spawn.c, "
+        "not by the 10 MB Python whose peak Linux would carry into the child's). Per-message rows: "
         f"{a['runs']} runs each, interleaved in 10 rounds.")
     say("")
     say("## Per message, one process each (2.8 KB)")

@@ -28,13 +28,15 @@ namespace {
 
 constexpr const char* kDirectProgram = "authrelay";
 
-// authrelay beside this program (its real path, so a symlink to it
-// still finds its sibling).
-std::string DirectProgramPath() {
+// authrelay beside this program: beside its real path (so a symlink to it
+// still finds its sibling), or, without /proc, beside the absolute path it
+// was started by. Never a bare name: that would be looked up relative to
+// the working directory. Empty if neither is known.
+std::string DirectProgramPath(const char* argv0) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return kDirectProgram;
-  std::string path(self, static_cast<std::size_t>(n));
+  std::string path = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string(argv0 ? argv0 : "");
+  if (path.empty() || path.front() != '/') return "";
   return path.substr(0, path.rfind('/') + 1) + kDirectProgram;
 }
 
@@ -45,7 +47,12 @@ const auto kStarted = std::chrono::steady_clock::now();
 // Returns only if the exec failed: the report that says so. The status
 // line names no local path; the log line does.
 authrelay::Report ExecDirect(char** argv) {
-  std::string path = DirectProgramPath();
+  std::string path = DirectProgramPath(argv[0]);
+  if (path.empty()) {
+    authrelay::log::Error("cannot find authrelay: /proc/self/exe is unreadable and master.cf does not run "
+                          "authrelay-reuse by its absolute path; use argv=/usr/libexec/authrelay/authrelay-reuse");
+    return {"4.3.5 mail system configuration error: cannot find authrelay", authrelay::kExitTempFail, "4.3.5"};
+  }
   setenv(authrelay::kFromFrontEnv, "1", 1);
   setenv(authrelay::kStartedEnv,
          std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(kStarted.time_since_epoch()).count())

@@ -123,4 +123,21 @@ check "... --check too (rc=$RC)" '[ "$RC" != 124 ]'
 BIN=$REAL_BIN
 check "no secret in the log" '! grep -qF "$PASSWORD" "$A/log"'
 
+# ---- without /proc: never an authrelay from the working directory ----------
+# authrelay-reuse finds authrelay beside its real path (/proc/self/exe);
+# without /proc, beside the absolute path it was run by, and run by a
+# relative one it defers rather than take "authrelay" from wherever it is.
+mkdir -m 755 "$T/bin2" "$T/cwd"
+cp "$BIN" "$T/bin2/authrelay-reuse"
+cp "$(dirname "$BIN")/authrelay" "$T/bin2/authrelay"
+printf '#!/bin/sh\necho "2.0.0 the wrong program ran"\n' > "$T/cwd/authrelay"
+chmod 755 "$T/cwd/authrelay"
+no_proc() { (cd "$T/cwd" && unshare --mount --fork sh -c 'mount -t tmpfs none /proc && exec "$@"' sh "$@"); }
+OUT=$(no_proc ../bin2/authrelay-reuse --version 2>&1 || true)
+check "no /proc, run by a relative path: 4.3.5, nothing run from the working directory ($OUT)" \
+  '[[ "$OUT" == "4.3.5 mail system configuration error: cannot find authrelay"* ]]'
+OUT=$(no_proc "$T/bin2/authrelay-reuse" --version 2>&1 || true)
+check "no /proc, run by its absolute path: authrelay beside it runs (${OUT%%$'\n'*})" \
+  '[[ "$OUT" == authrelay* ]] && ! grep -q "wrong program" <<<"$OUT"'
+
 t_finish
