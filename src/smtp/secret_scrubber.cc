@@ -78,7 +78,33 @@ std::vector<std::size_t> HeadPositions(std::string_view text) {
 }  // namespace
 
 
-SecretScrubber::~SecretScrubber() { WipeBytes(gram_bits_.data(), gram_bits_.size() * sizeof(std::uint64_t)); }
+void SecretScrubber::WipeGramBits() {
+  if (!gram_bits_.empty()) WipeBytes(gram_bits_.data(), gram_bits_.size() * sizeof(std::uint64_t));
+  gram_bits_.clear();
+}
+
+SecretScrubber::SecretScrubber(SecretScrubber&& other) noexcept
+    : forms_(std::move(other.forms_)),
+      grams_(std::move(other.grams_)),
+      gram_bits_(std::move(other.gram_bits_)),
+      grams_stale_(other.grams_stale_) {
+  other.WipeGramBits();  // empty after the move; cleared in case it is not
+}
+
+// The bits this one held are wiped before they are freed.
+SecretScrubber& SecretScrubber::operator=(SecretScrubber&& other) noexcept {
+  if (this != &other) {
+    WipeGramBits();
+    forms_ = std::move(other.forms_);
+    grams_ = std::move(other.grams_);
+    gram_bits_ = std::move(other.gram_bits_);
+    grams_stale_ = other.grams_stale_;
+    other.WipeGramBits();
+  }
+  return *this;
+}
+
+SecretScrubber::~SecretScrubber() { WipeGramBits(); }
 
 void SecretScrubber::AddForm(std::string form) {
   if (form.size() < kMinLength) {

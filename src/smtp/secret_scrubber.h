@@ -17,8 +17,8 @@ namespace authrelay {
 class SecretScrubber {
  public:
   SecretScrubber() = default;
-  SecretScrubber(SecretScrubber&&) = default;
-  SecretScrubber& operator=(SecretScrubber&&) = default;
+  SecretScrubber(SecretScrubber&&) noexcept;
+  SecretScrubber& operator=(SecretScrubber&&) noexcept;
   ~SecretScrubber();
 
   static constexpr std::string_view kMark = "[redacted]";
@@ -48,6 +48,7 @@ class SecretScrubber {
 
  private:
   void AddForm(std::string form);
+  void WipeGramBits();
   // Whether text could hold any piece Scrub() cuts. Without '%' or '+' in
   // text, every cut is at least kMinLength bytes of a form matched byte for
   // byte (letter case aside), and it is a whole form, a form's start (a
