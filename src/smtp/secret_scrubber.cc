@@ -106,20 +106,21 @@ SecretScrubber& SecretScrubber::operator=(SecretScrubber&& other) noexcept {
 
 SecretScrubber::~SecretScrubber() { WipeGramBits(); }
 
-void SecretScrubber::AddForm(std::string form) {
+void SecretScrubber::AddForm(std::string form, bool pieces) {
   if (form.size() < kMinLength) {
     WipeBytes(form.data(), form.size());
     return;
   }
-  for (const Secret& f : forms_) {
-    if (f.Reveal() == form) {
+  for (Form& f : forms_) {
+    if (f.text.Reveal() == form) {
+      f.pieces = f.pieces || pieces;
       WipeBytes(form.data(), form.size());
       return;
     }
   }
-  forms_.emplace_back(std::move(form));
+  forms_.push_back(Form{Secret(std::move(form)), pieces});
   std::stable_sort(forms_.begin(), forms_.end(),
-                   [](const Secret& a, const Secret& b) { return a.size() > b.size(); });
+                   [](const Form& a, const Form& b) { return a.text.size() > b.text.size(); });
   grams_stale_ = true;
 }
 
@@ -127,12 +128,18 @@ bool SecretScrubber::MayHoldForm(std::string_view text) const {
   if (forms_.empty()) return false;
   if (text.find_first_of("%+") != std::string_view::npos) return true;
   if (grams_stale_) {
+    std::size_t total = 0;  // reserved at once: no unwiped buffer left by growth
+    for (const Form& f : forms_) total += f.pieces ? f.text.size() - kGram + 1 : 2;
     std::vector<std::uint32_t> grams;
-    grams.reserve(2 * forms_.size());  // at once: no unwiped buffer left by growth
-    for (const Secret& f : forms_) {
-      std::string_view form = f.Reveal();
-      grams.push_back(FoldedGram(form, 0));
-      grams.push_back(FoldedGram(form, form.size() - kGram));
+    grams.reserve(total);
+    for (const Form& f : forms_) {
+      std::string_view form = f.text.Reveal();
+      if (f.pieces) {
+        for (std::size_t at = 0; at + kGram <= form.size(); ++at) grams.push_back(FoldedGram(form, at));
+      } else {
+        grams.push_back(FoldedGram(form, 0));
+        grams.push_back(FoldedGram(form, form.size() - kGram));
+      }
     }
     std::sort(grams.begin(), grams.end());
     grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
@@ -166,15 +173,15 @@ bool SecretScrubber::MayHoldForm(std::string_view text) const {
   return false;
 }
 
-void SecretScrubber::Add(std::string_view secret) {
+void SecretScrubber::Add(std::string_view secret, bool pieces) {
   if (secret.size() < kMinLength) return;
-  AddForm(std::string(secret));
+  AddForm(std::string(secret), pieces);
   std::string shown(secret);
   for (char& c : shown) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f) c = '?';
   }
-  AddForm(std::move(shown));
+  AddForm(std::move(shown), pieces);
   // Inside a longer blob the secret starts 0, 1 or 2 bytes into a base64
   // group. Only the characters made of its bits alone are fixed: the first
   // ceil(8k/6) carry bits of the bytes before it, the one after the last
@@ -186,13 +193,15 @@ void SecretScrubber::Add(std::string_view secret) {
     WipeBytes(padded.data(), padded.size());
     std::size_t first = (8 * k + 5) / 6;
     std::size_t end = 8 * (k + secret.size()) / 6;  // one past the last full character
-    if (end > first) AddForm(encoded.Reveal().substr(first, end - first));
+    if (end > first) AddForm(encoded.Reveal().substr(first, end - first), pieces);
   }
 }
 
 void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view username) {
   if (response == username) return;  // AUTH LOGIN's first answer: not a secret
-  Add(response);
+  // A response with the user name in it (PLAIN's blob, XOAUTH2's) is cut
+  // only whole or at its ends: a server may name the user.
+  Add(response, !username.empty() && response.find(username) == std::string_view::npos);
   // PLAIN is "authzid NUL user NUL password": the password alone too.
   if (response.find('\0') != std::string_view::npos) {
     std::size_t start = 0;
@@ -200,7 +209,7 @@ void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view
       if (i < response.size() && response[i] != '\0') continue;
       std::string_view field = response.substr(start, i - start);
       start = i + 1;
-      if (field != username) Add(field);
+      if (field != username) Add(field, true);
     }
   }
   // XOAUTH2 and OAUTHBEARER carry "auth=Bearer TOKEN" between ^A bytes.
@@ -209,7 +218,7 @@ void SecretScrubber::AddSaslResponse(std::string_view response, std::string_view
   constexpr std::string_view kBearer = "auth=Bearer ";
   if (auto at = response.find(kBearer); at != std::string_view::npos) {
     std::string_view token = response.substr(at + kBearer.size());
-    Add(token.substr(0, token.find('\x01')));
+    Add(token.substr(0, token.find('\x01')), true);
   }
 }
 
@@ -231,8 +240,8 @@ std::string SecretScrubber::ScrubEverywhere(std::string_view text) const {
   // inside a piece (the password inside the PLAIN blob) is cut out of it.
   std::vector<std::size_t> heads = HeadPositions(out);
   for (auto h = heads.rbegin(); h != heads.rend(); ++h) {  // the last first: a cut there moves no earlier head
-    for (const Secret& f : forms_) {
-      const std::string& form = f.Reveal();
+    for (const Form& f : forms_) {
+      const std::string& form = f.text.Reveal();
       bool cut = false;
       for (std::size_t k = 0; k + kMinLength <= form.size() && !cut; ++k) {  // k = 0: the whole form
         Run run = MatchAt(out, *h, form, k);
@@ -243,8 +252,8 @@ std::string SecretScrubber::ScrubEverywhere(std::string_view text) const {
       }
     }
   }
-  for (const Secret& f : forms_) {
-    const std::string& form = f.Reveal();
+  for (const Form& f : forms_) {
+    const std::string& form = f.text.Reveal();
     bool cut = false;
     for (std::size_t at = 0; at < out.size() && !cut; ++at) {
       Run run = MatchAt(out, at, form, 0);
@@ -255,12 +264,31 @@ std::string SecretScrubber::ScrubEverywhere(std::string_view text) const {
     }
   }
   // Then every whole form, wherever it is.
-  for (const Secret& f : forms_) {
-    const std::string& form = f.Reveal();
+  for (const Form& f : forms_) {
+    const std::string& form = f.text.Reveal();
     for (std::size_t at = 0; at < out.size();) {
       Run run = MatchAt(out, at, form, 0);
       if (run.matched == form.size()) {
         redact(at, run.text_end);
+        at += kMark.size();
+      } else {
+        ++at;
+      }
+    }
+  }
+  // Last, of a password or token, any kPieceLength bytes in a row: the
+  // longest run from each place in the line, from any place in the form.
+  for (const Form& f : forms_) {
+    if (!f.pieces) continue;
+    const std::string& form = f.text.Reveal();
+    for (std::size_t at = 0; at < out.size();) {
+      Run longest{at, 0};
+      for (std::size_t k = 0; k + kPieceLength <= form.size(); ++k) {
+        Run run = MatchAt(out, at, form, k);
+        if (run.matched > longest.matched) longest = run;
+      }
+      if (longest.matched >= kPieceLength) {
+        redact(at, longest.text_end);
         at += kMark.size();
       } else {
         ++at;

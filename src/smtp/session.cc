@@ -48,7 +48,7 @@ Session::Session(Transport& transport, std::string server_name, std::uint16_t po
   // The password itself crosses only inside AUTH responses, and each of
   // those is added to sent_secrets_ (raw, base64, and the SASL fields) as
   // it is sent: nothing of it can be quoted back unscrubbed.
-  if (policy_.known_password) sent_secrets_.Add(policy_.known_password->Reveal());
+  if (policy_.known_password) sent_secrets_.Add(policy_.known_password->Reveal(), /*pieces=*/true);
 }
 
 Deadline Session::Stage(long seconds, Deadline overall) const {
@@ -250,7 +250,7 @@ Status Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline
   if (start.response) {
     sent_secrets_.AddSaslResponse(start.response->Reveal(), username);
     Secret b64(start.response->empty() ? std::string("=") : Base64Encode(start.response->Reveal()));
-    sent_secrets_.Add(b64.Reveal());
+    sent_secrets_.Add(b64.Reveal(), /*pieces=*/false);  // the password's own forms cover its part
     // RFC 4954 §4 / smtp(8): inline only if the line stays within 512.
     if (command.size() + b64.size() + 3 <= 512) {
       command += " ";
@@ -299,7 +299,7 @@ Status Session::AuthExchange(SaslClient& client, const SaslStep& start, Deadline
     }
     Secret encoded(Base64Encode(response.Reveal()));
     sent_secrets_.AddSaslResponse(response.Reveal(), username);
-    sent_secrets_.Add(encoded.Reveal());
+    sent_secrets_.Add(encoded.Reveal(), /*pieces=*/false);
     if (Status st = Send(encoded.Reveal(), kAuth, d, /*secret=*/true); !st.ok()) return st;
   }
   return Failure("4.3.0", "SASL authentication failed; server " + server_ + ": too many SASL steps");

@@ -18,7 +18,7 @@ BOOST_AUTO_TEST_SUITE(secret_scrubber)
 BOOST_AUTO_TEST_CASE(raw_printable_and_base64_at_every_alignment) {
   const std::string pw = "Tr0ub4dor&3-horse";
   SecretScrubber s;
-  s.Add(pw);
+  s.Add(pw, false);
   BOOST_TEST(s.Scrub("535 you said " + pw + " ok") == "535 you said [redacted] ok");
   for (std::string before : {"", "a", "ab", "abc", "\x01\x02"}) {
     for (std::string after : {"", "z", "zz", "zzz"}) {
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(non_secret_sasl_fields_are_not_kept) {
 
 BOOST_AUTO_TEST_CASE(short_forms_are_not_kept) {
   SecretScrubber s;
-  s.Add("abc");
+  s.Add("abc", true);
   BOOST_TEST(s.empty());
   BOOST_TEST(s.Scrub("abcabc") == "abcabc");
 }
@@ -97,6 +97,29 @@ BOOST_AUTO_TEST_CASE(case_changed_percent_encoded_and_split_echoes) {
     }
   }
   BOOST_TEST(s.Scrub("535 Horse is not a password") == "535 Horse is not a password");  // not the end of a form
+}
+
+// Of a password or token, any 8 bytes in a row go, wherever they are: the
+// middle line of an echo split over three, an echo the server cut at both
+// ends. A blob with the user name in it is cut only whole or at its ends,
+// so the server may still name the user.
+BOOST_AUTO_TEST_CASE(pieces_of_a_password_or_token_anywhere) {
+  SecretScrubber s;
+  s.AddSaslResponse(std::string(1, '\0') + "alice@example.org" + '\0' + "correct-horse-battery-staple",
+                    "alice@example.org");
+  s.AddSaslResponse("user=alice@example.org\x01" "auth=Bearer ya29.AbCdEfGhIjKlMnOp\x01\x01", "alice@example.org");
+  BOOST_TEST(s.Scrub("535-5.7.8 se-battery-s") == "535-5.7.8 [redacted]");
+  BOOST_TEST(s.Scrub("535 5.7.8 Authentication failed for orrect-horse-battery-stapl (bad)") ==
+             "535 5.7.8 Authentication failed for [redacted] (bad)");
+  BOOST_TEST(s.Scrub("535 5.7.8 ORRECT-HORSE-BATTERY-STAPL") == "535 5.7.8 [redacted]");
+  BOOST_TEST(s.Scrub("535 5.7.8 token AbCdEfGhIjKlMn expired") == "535 5.7.8 token [redacted] expired");
+  const std::string b64 = Base64Encode(std::string(1, '\0') + "alice@example.org" + '\0' + "correct-horse-battery-staple");
+  BOOST_TEST(s.Scrub("535 you sent ..." + b64.substr(30, 12) + "...") == "535 you sent ...[redacted]...");
+  // The user name is no secret; nor are 7 bytes of the password in a row.
+  BOOST_TEST(s.Scrub("535 5.7.8 Authentication failed for alice@example.org") ==
+             "535 5.7.8 Authentication failed for alice@example.org");
+  BOOST_TEST(s.Scrub("535 5.7.8 user=alice@example.org refused") == "535 5.7.8 user=alice@example.org refused");
+  BOOST_TEST(s.Scrub("535 5.7.8 the battery is flat") == "535 5.7.8 the battery is flat");
 }
 
 // Scrub() skips lines that share no 4-byte window (letter case folded) with
@@ -149,7 +172,7 @@ BOOST_AUTO_TEST_CASE(shortcut_never_changes_the_result) {
   // form field ('+') or percent-encoded, no window of it is left in the
   // line, and only the '%' / '+' rule keeps the search.
   SecretScrubber spaced;
-  spaced.Add("ab cd ef");
+  spaced.Add("ab cd ef", true);
   for (std::string line : {"535 you sent ab+cd+ef", "535 you sent ab%20cd%20ef", "535 you sent AB+CD%20EF"}) {
     BOOST_TEST(spaced.ScrubEverywhere(line) == "535 you sent [redacted]", line);
     BOOST_TEST(spaced.Scrub(line) == "535 you sent [redacted]", line);
