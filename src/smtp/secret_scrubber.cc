@@ -113,7 +113,10 @@ void SecretScrubber::AddForm(std::string form, bool pieces) {
   }
   for (Form& f : forms_) {
     if (f.text.Reveal() == form) {
-      f.pieces = f.pieces || pieces;
+      if (pieces && !f.pieces) {
+        f.pieces = true;
+        grams_stale_ = true;  // its every window joins the shortcut's table
+      }
       WipeBytes(form.data(), form.size());
       return;
     }

@@ -120,6 +120,13 @@ BOOST_AUTO_TEST_CASE(pieces_of_a_password_or_token_anywhere) {
              "535 5.7.8 Authentication failed for alice@example.org");
   BOOST_TEST(s.Scrub("535 5.7.8 user=alice@example.org refused") == "535 5.7.8 user=alice@example.org refused");
   BOOST_TEST(s.Scrub("535 5.7.8 the battery is flat") == "535 5.7.8 the battery is flat");
+  // A form first kept whole-or-ends only, scrubbed with, then sent again as
+  // a password (a retry under another user name): its pieces go from then on.
+  SecretScrubber again;
+  again.AddSaslResponse("alice-Secr3tPassw0rd", "alice");
+  BOOST_TEST(again.Scrub("250 ok") == "250 ok");
+  again.AddSaslResponse("alice-Secr3tPassw0rd", "bob");
+  BOOST_TEST(again.Scrub("535 5.7.8 you sent Secr3tPassw0 ok") == "535 5.7.8 you sent [redacted] ok");
 }
 
 // Scrub() skips lines that share no 4-byte window (letter case folded) with
