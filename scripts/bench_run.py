@@ -6,11 +6,11 @@
 Each round runs every named command PER_ROUND times, one after the other,
 so slow drift of a shared machine falls on all of them alike. Per run:
 wall time, user+sys CPU from wait4() (microseconds, not clock ticks) and
-peak RSS. With BENCH_SPAWN (the built scripts/bench_spawn.c) each command
-is started by that small launcher, which reports the command's own CPU and
-peak RSS: started from this Python, a command's peak RSS reads at least
-Python's (Linux keeps the pre-exec peak). Prints one JSON object: {name: {wall_ms, cpu_ms, user_ms, sys_ms,
-rss_kib, runs, fails, error}}.
+peak RSS. Each command is started by BENCH_SPAWN (the built
+scripts/bench_spawn.c), a small launcher that reports the command's own CPU
+and peak RSS: started from this Python, a command's peak RSS would read at
+least Python's (Linux keeps the pre-exec peak). Prints one JSON object:
+{name: {wall_ms, cpu_ms, user_ms, sys_ms, rss_kib, runs, fails, error}}.
 """
 import json
 import os
@@ -29,33 +29,22 @@ def main():
             cur = []
         else:
             cur.append(arg)
-    spawn = os.environ.get("BENCH_SPAWN")
+    spawn = os.environ["BENCH_SPAWN"]
     stats = {name: dict(wall=0.0, user=0.0, sys=0.0, rss=0, runs=0, fails=0, error="") for name, _ in commands}
     for _ in range(rounds):
         for name, cmd in commands:
             s = stats[name]
             for _ in range(per_round):
-                if spawn:
-                    # The command's own rusage, from the small launcher
-                    # (bench_spawn.c says why not ours).
-                    start = time.perf_counter()
-                    p = subprocess.run([spawn, input_path] + cmd, stdin=subprocess.DEVNULL, capture_output=True)
-                    s["wall"] += time.perf_counter() - start
-                    out = p.stdout
-                    utime, stime, maxrss, status = (int(x) for x in p.stderr.split()[-4:])
-                    s["user"] += utime / 1e6
-                    s["sys"] += stime / 1e6
-                    s["rss"] = max(s["rss"], maxrss)
-                else:
-                    with open(input_path, "rb") as stdin:
-                        start = time.perf_counter()
-                        p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                        out = p.stdout.read()
-                        _, status, usage = os.wait4(p.pid, 0)
-                        s["wall"] += time.perf_counter() - start
-                    s["user"] += usage.ru_utime
-                    s["sys"] += usage.ru_stime
-                    s["rss"] = max(s["rss"], usage.ru_maxrss)
+                # The command's own rusage, from the small launcher
+                # (bench_spawn.c says why not ours).
+                start = time.perf_counter()
+                p = subprocess.run([spawn, input_path] + cmd, stdin=subprocess.DEVNULL, capture_output=True)
+                s["wall"] += time.perf_counter() - start
+                out = p.stdout
+                utime, stime, maxrss, status = (int(x) for x in p.stderr.split()[-4:])
+                s["user"] += utime / 1e6
+                s["sys"] += stime / 1e6
+                s["rss"] = max(s["rss"], maxrss)
                 s["runs"] += 1
                 if status != 0:
                     s["fails"] += 1

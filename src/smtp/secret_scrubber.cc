@@ -18,10 +18,6 @@ int HexValue(char c) {
   return -1;
 }
 
-// The bit of gram in SecretScrubber::gram_bits_ (2^16 bits).
-constexpr std::size_t kGramBitsWords = (1u << 16) / 64;
-std::uint32_t GramBit(std::uint32_t gram) { return (gram * 2654435761u) >> 16; }
-
 // text[at..at+4) with letter case folded, as one number.
 std::uint32_t FoldedGram(std::string_view text, std::size_t at) {
   std::uint32_t g = 0;
@@ -78,34 +74,6 @@ std::vector<std::size_t> HeadPositions(std::string_view text) {
 }  // namespace
 
 
-void SecretScrubber::WipeGramBits() {
-  if (!gram_bits_.empty()) WipeBytes(gram_bits_.data(), gram_bits_.size() * sizeof(std::uint64_t));
-  gram_bits_.clear();
-}
-
-SecretScrubber::SecretScrubber(SecretScrubber&& other) noexcept
-    : forms_(std::move(other.forms_)),
-      grams_(std::move(other.grams_)),
-      gram_bits_(std::move(other.gram_bits_)),
-      grams_stale_(other.grams_stale_) {
-  other.WipeGramBits();  // empty after the move; cleared in case it is not
-}
-
-// The bits this one held are wiped before they are freed.
-SecretScrubber& SecretScrubber::operator=(SecretScrubber&& other) noexcept {
-  if (this != &other) {
-    WipeGramBits();
-    forms_ = std::move(other.forms_);
-    grams_ = std::move(other.grams_);
-    gram_bits_ = std::move(other.gram_bits_);
-    grams_stale_ = other.grams_stale_;
-    other.WipeGramBits();
-  }
-  return *this;
-}
-
-SecretScrubber::~SecretScrubber() { WipeGramBits(); }
-
 void SecretScrubber::AddForm(std::string form, bool pieces) {
   if (form.size() < kMinLength) {
     WipeBytes(form.data(), form.size());
@@ -146,8 +114,6 @@ bool SecretScrubber::MayHoldForm(std::string_view text) const {
     }
     std::sort(grams.begin(), grams.end());
     grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
-    gram_bits_.assign(kGramBitsWords, 0);
-    for (std::uint32_t g : grams) gram_bits_[GramBit(g) / 64] |= std::uint64_t{1} << (GramBit(g) % 64);
     grams_ = Secret(std::string_view(reinterpret_cast<const char*>(grams.data()), grams.size() * sizeof grams[0]));
     WipeBytes(grams.data(), grams.capacity() * sizeof grams[0]);
     grams_stale_ = false;
@@ -161,7 +127,6 @@ bool SecretScrubber::MayHoldForm(std::string_view text) const {
   };
   for (std::size_t at = 0; at + kGram <= text.size(); ++at) {
     const std::uint32_t g = FoldedGram(text, at);
-    if (((gram_bits_[GramBit(g) / 64] >> (GramBit(g) % 64)) & 1) == 0) continue;
     std::size_t lo = 0, hi = count;  // binary search in the sorted records
     while (lo < hi) {
       std::size_t mid = lo + (hi - lo) / 2;

@@ -5,7 +5,6 @@
 // publish it.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,11 +15,6 @@ namespace authrelay {
 
 class SecretScrubber {
  public:
-  SecretScrubber() = default;
-  SecretScrubber(SecretScrubber&&) noexcept;
-  SecretScrubber& operator=(SecretScrubber&&) noexcept;
-  ~SecretScrubber();
-
   static constexpr std::string_view kMark = "[redacted]";
 
   // Remembers `secret` in every form the server could echo: the raw bytes,
@@ -58,7 +52,6 @@ class SecretScrubber {
     bool pieces = false;  // any kPieceLength bytes in a row are cut too
   };
   void AddForm(std::string form, bool pieces);
-  void WipeGramBits();
   // Whether text could hold any piece Scrub() cuts. Without '%' or '+' in
   // text, every cut is at least kMinLength bytes of a form matched byte for
   // byte (letter case aside), and it is a whole form, a form's start (a
@@ -76,9 +69,6 @@ class SecretScrubber {
   // the first Scrub() after an Add (a session adds a dozen forms, then
   // scrubs every reply line).
   mutable Secret grams_;
-  // One bit per hash of a record, so that most of a line's windows are
-  // refused without the binary search; wiped with the scrubber.
-  mutable std::vector<std::uint64_t> gram_bits_;
   mutable bool grams_stale_ = false;
 };
 
